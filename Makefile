@@ -1,0 +1,45 @@
+# Two commands: `make run` serves the site, `make test` passes the tests.
+# Both create the virtualenv and install what they need on first use.
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+PORT ?= 8000
+# Local development defaults; production sets these in the environment instead.
+export DEBUG ?= 1
+export DJANGO_SETTINGS_MODULE ?= chatsite.settings
+
+.PHONY: run test lint install install-dev bench clean
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+
+$(VENV)/.stamp-runtime: requirements.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.stamp-dev: requirements.txt requirements-dev.txt | $(PY)
+	$(PY) -m pip install --quiet -r requirements-dev.txt
+	touch $@ $(VENV)/.stamp-runtime
+
+install: $(VENV)/.stamp-runtime
+install-dev: $(VENV)/.stamp-dev
+
+run: install
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py collectstatic --noinput --verbosity 0
+	$(PY) manage.py ensure_demo_user
+	$(VENV)/bin/daphne --bind 127.0.0.1 --port $(PORT) chatsite.asgi:application
+
+lint: install-dev
+	$(VENV)/bin/ruff check .
+
+test: install-dev lint
+	$(VENV)/bin/pytest
+
+bench: install-dev
+	$(PY) scripts/bench_store.py
+
+clean:
+	rm -rf $(VENV) staticfiles .pytest_cache

@@ -1,0 +1,50 @@
+"""What one ChatKit request knows about who is asking and from where."""
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib.auth.models import AbstractBaseUser
+
+
+@dataclass(frozen=True)
+class PageContext:
+    """The page the user is on, as the client reported it (untrusted, already bounded)."""
+
+    url: str = ""
+    title: str = ""
+    selection: str = ""
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    """Passed to every Store and server call; the store scopes every query to `user`."""
+
+    user: AbstractBaseUser
+    page: PageContext = field(default_factory=PageContext)
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def user_id(self) -> Any:
+        return self.user.pk
+
+
+# Bounds on what the client may say about its page; anything else is dropped, not an error.
+PAGE_LIMITS = {"url": 2000, "title": 300, "selection": 4000}
+
+
+def page_context_from(metadata: Any) -> PageContext:
+    """The page context from a request's `metadata.page`, validated and bounded.
+
+    The client controls this text: it is trimmed, cut to length, and a URL that is not
+    http(s) is dropped. Malformed metadata yields an empty context, never an error.
+    """
+    page = metadata.get("page") if isinstance(metadata, dict) else None
+    if not isinstance(page, dict):
+        return PageContext()
+    values = {}
+    for name, limit in PAGE_LIMITS.items():
+        value = page.get(name)
+        values[name] = value.strip()[:limit] if isinstance(value, str) else ""
+    if not values["url"].startswith(("http://", "https://")):
+        values["url"] = ""
+    return PageContext(**values)

@@ -1,0 +1,126 @@
+"""Conversations as ChatKit sees them, stored in the ORM.
+
+Each row keeps the full ChatKit JSON (`data`) so nothing the protocol sends is lost, plus
+the columns the site needs to query, page, search, review and purge without parsing JSON.
+"""
+
+from django.conf import settings
+from django.db import models
+
+
+class Thread(models.Model):
+    id = models.CharField(primary_key=True, max_length=64)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_threads"
+    )
+    title = models.CharField(max_length=200, blank=True, default="")
+    status = models.JSONField(default=dict)
+    metadata = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    updated_at = models.DateTimeField(help_text="Last activity in the thread.")
+    # Running totals of TokenUsage, kept on the thread so lists need no aggregation.
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created_at"], name="chat_thread_owner_created")]
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.title or self.id
+
+
+class ThreadItem(models.Model):
+    # The surrogate key records insertion order: the tie-break when timestamps are equal.
+    id = models.BigAutoField(primary_key=True)
+    item_id = models.CharField(max_length=64)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="items")
+    type = models.CharField(max_length=40)
+    created_at = models.DateTimeField()
+    data = models.JSONField()
+    text = models.TextField(blank=True, default="")
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["thread", "item_id"], name="chat_item_unique_per_thread"
+            )
+        ]
+        indexes = [
+            models.Index(fields=["thread", "created_at", "id"], name="chat_item_thread_created")
+        ]
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.item_id}"
+
+
+class Attachment(models.Model):
+    class UploadState(models.TextChoices):
+        PENDING = "pending", "Waiting for upload"
+        UPLOADED = "uploaded", "Uploaded"
+
+    id = models.CharField(primary_key=True, max_length=64)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_attachments"
+    )
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.CASCADE, related_name="attachments"
+    )
+    name = models.CharField(max_length=255, help_text="The client's file name, for display only.")
+    mime_type = models.CharField(max_length=127)
+    size = models.PositiveBigIntegerField(default=0)
+    file = models.FileField(upload_to="chat/attachments/%Y/%m/", blank=True)
+    data = models.JSONField(help_text="The ChatKit attachment JSON.")
+    upload_state = models.CharField(
+        max_length=16, choices=UploadState.choices, default=UploadState.PENDING
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created_at"], name="chat_attach_owner_created")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Feedback(models.Model):
+    class Kind(models.TextChoices):
+        POSITIVE = "positive", "Positive"
+        NEGATIVE = "negative", "Negative"
+
+    item = models.ForeignKey(ThreadItem, on_delete=models.CASCADE, related_name="feedback")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_feedback"
+    )
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    created_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["item", "user"], name="chat_feedback_once_per_user")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} on {self.item_id}"
+
+
+class TokenUsage(models.Model):
+    """Tokens one turn used. Kept when its thread is purged, for quotas and accounting."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_token_usage"
+    )
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.SET_NULL, related_name="token_usage"
+    )
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["user", "created_at"], name="chat_usage_user_created")]
+        verbose_name_plural = "token usage"
+
+    def __str__(self) -> str:
+        return f"{self.input_tokens}+{self.output_tokens} tokens"

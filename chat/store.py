@@ -1,0 +1,330 @@
+"""The ChatKit Store on the Django ORM.
+
+Every query is filtered by `context.user`: a thread, item or attachment id that belongs to
+someone else behaves exactly like one that does not exist (`NotFoundError`). Pages are
+ordered by `created_at` with a unique tie-break (the thread id, or the item's insertion
+order), and `after` is the id of the last row of the previous page.
+"""
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from chatkit.store import NotFoundError, Store, StoreItemType, default_generate_id
+from chatkit.types import (
+    AssistantMessageItem,
+    Attachment,
+    ClientToolCallItem,
+    HiddenContextItem,
+    Page,
+    SDKHiddenContextItem,
+    ThreadItem,
+    ThreadMetadata,
+    UserMessageItem,
+    WidgetItem,
+)
+from django.core.files.storage import default_storage
+from django.db import IntegrityError
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from pydantic import TypeAdapter
+
+from chat import models
+from chat.context import RequestContext
+
+thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
+
+
+def aware(value: datetime) -> datetime:
+    """The SDK stamps items with naive `datetime.now()`: local time, which Django sets to
+    TIME_ZONE. Make it aware so it compares and stores correctly with USE_TZ=True."""
+    if timezone.is_naive(value):
+        return timezone.make_aware(value)
+    return value
+
+
+def plain_text(item: ThreadItem) -> str:
+    """The searchable, exportable text of an item; empty for items that carry none."""
+    if isinstance(item, UserMessageItem):
+        parts = [part.text for part in item.content]
+        if item.quoted_text:
+            parts.insert(0, f"> {item.quoted_text}")
+        return "\n".join(part for part in parts if part)
+    if isinstance(item, AssistantMessageItem):
+        return "\n".join(part.text for part in item.content if part.text)
+    if isinstance(item, ClientToolCallItem):
+        return f"{item.name}({item.arguments})"
+    if isinstance(item, WidgetItem):
+        return item.copy_text or ""
+    if isinstance(item, (HiddenContextItem, SDKHiddenContextItem)):
+        return item.content if isinstance(item.content, str) else ""
+    return ""
+
+
+def after_filter(order: str, created_at: datetime, tie_field: str, tie_value: Any) -> Q:
+    """Rows strictly after the anchor (created_at, tie) in the given order."""
+    op = "gt" if order == "asc" else "lt"
+    return Q(**{f"created_at__{op}": created_at}) | Q(
+        created_at=created_at, **{f"{tie_field}__{op}": tie_value}
+    )
+
+
+def ordering(order: str, tie_field: str) -> list[str]:
+    prefix = "" if order == "asc" else "-"
+    return [f"{prefix}created_at", f"{prefix}{tie_field}"]
+
+
+def thread_metadata(row: models.Thread) -> ThreadMetadata:
+    return ThreadMetadata(
+        id=row.id,
+        title=row.title or None,
+        created_at=row.created_at,
+        status=row.status or {"type": "active"},
+        metadata=row.metadata or {},
+    )
+
+
+def thread_item(row: models.ThreadItem) -> ThreadItem:
+    return thread_item_adapter.validate_python({**row.data, "created_at": row.created_at})
+
+
+def item_fields(item: ThreadItem) -> dict[str, Any]:
+    created_at = aware(item.created_at)
+    item = item.model_copy(update={"created_at": created_at})
+    return {
+        "type": item.type,
+        "created_at": created_at,
+        "data": item.model_dump(mode="json"),
+        "text": plain_text(item),
+    }
+
+
+async def delete_stored_files(names: list[str]) -> None:
+    """Remove files after their rows are gone, so a failure never leaves a row without
+    its file; a file left behind is harmless and the purge command finds no row for it."""
+    for name in names:
+        if name:
+            await sync_to_async(default_storage.delete)(name)
+
+
+class DjangoStore(Store[RequestContext]):
+    """Threads, items and attachments of one user at a time, through the ORM."""
+
+    # The SDK's default ids carry 32 random bits; widen them so they stay unique at scale.
+    def generate_thread_id(self, context: RequestContext) -> str:
+        return f"{default_generate_id('thread')}{uuid.uuid4().hex[:16]}"
+
+    def generate_item_id(
+        self, item_type: StoreItemType, thread: ThreadMetadata, context: RequestContext
+    ) -> str:
+        return f"{default_generate_id(item_type)}{uuid.uuid4().hex[:16]}"
+
+    def generate_attachment_id(self, mime_type: str, context: RequestContext) -> str:
+        return f"{default_generate_id('attachment')}{uuid.uuid4().hex[:16]}"
+
+    # --- scoping -----------------------------------------------------------------------
+    @staticmethod
+    def threads(context: RequestContext) -> QuerySet[models.Thread]:
+        return models.Thread.objects.filter(owner_id=context.user_id)
+
+    @staticmethod
+    def items(thread_id: str, context: RequestContext) -> QuerySet[models.ThreadItem]:
+        return models.ThreadItem.objects.filter(
+            thread_id=thread_id, thread__owner_id=context.user_id
+        )
+
+    @staticmethod
+    def attachments(context: RequestContext) -> QuerySet[models.Attachment]:
+        return models.Attachment.objects.filter(owner_id=context.user_id)
+
+    async def touch_thread(self, thread_id: str, context: RequestContext) -> None:
+        """Record activity on the thread, and prove it is the user's before writing to it."""
+        updated = await self.threads(context).filter(pk=thread_id).aupdate(
+            updated_at=timezone.now()
+        )
+        if not updated:
+            raise NotFoundError(f"Thread {thread_id} not found")
+
+    # --- threads -----------------------------------------------------------------------
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        row = await self.threads(context).filter(pk=thread_id).afirst()
+        if row is None:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        return thread_metadata(row)
+
+    async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        # The SDK sometimes passes a full Thread (with items): persist the metadata only.
+        fields = {
+            "title": (thread.title or "")[:200],
+            "status": thread.status.model_dump(mode="json"),
+            "metadata": thread.metadata,
+        }
+        updated = await self.threads(context).filter(pk=thread.id).aupdate(**fields)
+        if updated:
+            return
+        try:
+            await models.Thread.objects.acreate(
+                id=thread.id,
+                owner_id=context.user_id,
+                created_at=aware(thread.created_at),
+                updated_at=timezone.now(),
+                **fields,
+            )
+        except IntegrityError as exc:
+            # The id exists but is not this user's: never touch another user's thread.
+            raise NotFoundError(f"Thread {thread.id} not found") from exc
+
+    async def load_threads(
+        self, limit: int, after: str | None, order: str, context: RequestContext
+    ) -> Page[ThreadMetadata]:
+        rows = self.threads(context)
+        if after:
+            anchor = await rows.filter(pk=after).values_list("created_at", "id").afirst()
+            if anchor is None:
+                return Page(data=[], has_more=False, after=None)
+            rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
+        page = [row async for row in rows.order_by(*ordering(order, "id"))[: limit + 1]]
+        has_more = len(page) > limit
+        data = [thread_metadata(row) for row in page[:limit]]
+        return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+
+    async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
+        thread = self.threads(context).filter(pk=thread_id)
+        files = [
+            name
+            async for name in models.Attachment.objects.filter(
+                thread__in=thread
+            ).values_list("file", flat=True)
+        ]
+        deleted, _ = await thread.adelete()
+        if not deleted:
+            raise NotFoundError(f"Thread {thread_id} not found")
+        await delete_stored_files(files)
+
+    # --- items -------------------------------------------------------------------------
+    async def load_thread_items(
+        self,
+        thread_id: str,
+        after: str | None,
+        limit: int,
+        order: str,
+        context: RequestContext,
+    ) -> Page[ThreadItem]:
+        rows = self.items(thread_id, context)
+        if after:
+            anchor = await rows.filter(item_id=after).values_list("created_at", "id").afirst()
+            if anchor is None:
+                return Page(data=[], has_more=False, after=None)
+            rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
+        page = [row async for row in rows.order_by(*ordering(order, "id"))[: limit + 1]]
+        has_more = len(page) > limit
+        data = [thread_item(row) for row in page[:limit]]
+        return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        await self.touch_thread(thread_id, context)
+        await models.ThreadItem.objects.acreate(
+            thread_id=thread_id, item_id=item.id, **item_fields(item)
+        )
+
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        await self.touch_thread(thread_id, context)
+        fields = item_fields(item)
+        updated = await models.ThreadItem.objects.filter(
+            thread_id=thread_id, item_id=item.id
+        ).aupdate(**fields)
+        if not updated:
+            await models.ThreadItem.objects.acreate(thread_id=thread_id, item_id=item.id, **fields)
+
+    async def load_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> ThreadItem:
+        row = await self.items(thread_id, context).filter(item_id=item_id).afirst()
+        if row is None:
+            raise NotFoundError(f"Item {item_id} not found")
+        return thread_item(row)
+
+    async def delete_thread_item(
+        self, thread_id: str, item_id: str, context: RequestContext
+    ) -> None:
+        await self.items(thread_id, context).filter(item_id=item_id).adelete()
+
+    # --- attachments -------------------------------------------------------------------
+    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+        thread_id = attachment.thread_id
+        if thread_id and not await self.threads(context).filter(pk=thread_id).aexists():
+            raise NotFoundError(f"Thread {thread_id} not found")
+        fields = {
+            "name": attachment.name[:255],
+            "mime_type": attachment.mime_type[:127],
+            "thread_id": thread_id,
+            "data": attachment.model_dump(mode="json"),
+        }
+        updated = await self.attachments(context).filter(pk=attachment.id).aupdate(**fields)
+        if updated:
+            return
+        try:
+            await models.Attachment.objects.acreate(
+                id=attachment.id, owner_id=context.user_id, **fields
+            )
+        except IntegrityError as exc:
+            raise NotFoundError(f"Attachment {attachment.id} not found") from exc
+
+    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        row = await self.attachments(context).filter(pk=attachment_id).afirst()
+        if row is None:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+        return attachment_adapter.validate_python(row.data)
+
+    async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        rows = self.attachments(context).filter(pk=attachment_id)
+        files = [name async for name in rows.values_list("file", flat=True)]
+        deleted, _ = await rows.adelete()
+        if not deleted:
+            raise NotFoundError(f"Attachment {attachment_id} not found")
+        await delete_stored_files(files)
+
+    # --- feedback (not part of the Store contract, but scoped the same way) ------------
+    async def save_feedback(
+        self, thread_id: str, item_ids: list[str], kind: str, context: RequestContext
+    ) -> int:
+        """Record the user's feedback on their own items; returns how many were marked."""
+        item_pks = [
+            pk
+            async for pk in self.items(thread_id, context)
+            .filter(item_id__in=item_ids)
+            .values_list("pk", flat=True)
+        ]
+        now = timezone.now()
+        await models.Feedback.objects.abulk_create(
+            [
+                models.Feedback(item_id=pk, user_id=context.user_id, kind=kind, created_at=now)
+                for pk in item_pks
+            ],
+            update_conflicts=True,
+            unique_fields=["item", "user"],
+            update_fields=["kind", "created_at"],
+        )
+        return len(item_pks)
+
+    # --- usage -------------------------------------------------------------------------
+    async def record_usage(
+        self, thread_id: str, input_tokens: int, output_tokens: int, context: RequestContext
+    ) -> None:
+        """Store one turn's token usage, and add it to the thread's running totals."""
+        if not (input_tokens or output_tokens):
+            return
+        await models.TokenUsage.objects.acreate(
+            user_id=context.user_id,
+            thread_id=thread_id,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
+        )
+        await self.threads(context).filter(pk=thread_id).aupdate(
+            input_tokens=F("input_tokens") + input_tokens,
+            output_tokens=F("output_tokens") + output_tokens,
+        )
