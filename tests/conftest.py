@@ -5,6 +5,18 @@ from django.db import connections
 from tests.chatkit_client import ChatKitClient
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(django_db_modify_db_settings_parallel_suffix, tmp_path_factory):
+    """Keep the SQLite test database in a file, not in memory, so a daphne process
+    started by the browser tests serves the same data the tests write."""
+    from django.conf import settings
+
+    database = settings.DATABASES["default"]
+    if database["ENGINE"] == "django.db.backends.sqlite3":
+        path = tmp_path_factory.mktemp("database") / "test.sqlite3"
+        database.setdefault("TEST", {})["NAME"] = str(path)
+
+
 @pytest.fixture(autouse=True)
 def test_settings(settings, tmp_path):
     """Instant demo answers, the test client's host, and files in a scratch folder."""
