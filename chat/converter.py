@@ -1,7 +1,8 @@
 """Thread items -> model input, for the parts the SDK's default converter leaves open."""
 
+from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
-from chatkit.types import Attachment, UserMessageTagContent
+from chatkit.types import AssistantMessageItem, Attachment, UserMessageTagContent
 from openai.types.responses import ResponseInputContentParam, ResponseInputTextParam
 
 
@@ -20,3 +21,22 @@ class SiteItemConverter(ThreadItemConverter):
         self, tag: UserMessageTagContent
     ) -> ResponseInputContentParam:
         return ResponseInputTextParam(type="input_text", text=f"@{tag.text}: {tag.data}")
+
+    async def assistant_message_to_input(self, item: AssistantMessageItem) -> TResponseInputItem:
+        """Earlier answers as Responses *output* messages.
+
+        The SDK's default is an "easy" input message holding output_text parts, which the
+        Agents SDK's Chat Completions converter rejects, so every OpenAI-compatible
+        provider (Ollama, vLLM, ...) failed from the second turn on. The output-message
+        shape is valid input for both APIs.
+        """
+        return {
+            "type": "message",
+            "role": "assistant",
+            "id": item.id,
+            "status": "completed",
+            "content": [
+                {"type": "output_text", "text": part.text, "annotations": []}
+                for part in item.content
+            ],
+        }

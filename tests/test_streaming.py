@@ -1,0 +1,147 @@
+"""Streaming behaviour over real ASGI: disconnects, keepalives, stream failures."""
+
+import asyncio
+import json
+
+import pytest
+from django.core.handlers.asgi import ASGIHandler
+
+from chat.models import ThreadItem
+from chat.streaming import KEEPALIVE, sse_stream
+from tests.chatkit_client import bearer, parse_sse, user_input
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def post_over_asgi(user, body: dict, disconnect_after_chunks: int | None = None):
+    """POST /chatkit/ through Django's ASGI handler, optionally hanging up mid-stream.
+
+    Returns the response body chunks received before the end (or the disconnect).
+    """
+    raw = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(raw)).encode()),
+        (b"host", b"testserver"),
+        *[(k.lower().encode(), v.encode()) for k, v in bearer(user).items()],
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/chatkit/",
+        "raw_path": b"/chatkit/",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    hang_up = asyncio.Event()
+    body_sent = False
+    chunks: list[bytes] = []
+
+    async def receive():
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        await hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.body" and message.get("body"):
+            chunks.append(message["body"])
+            data_chunks = [c for c in chunks if c.startswith(b"data: ")]
+            if disconnect_after_chunks is not None and len(data_chunks) >= disconnect_after_chunks:
+                hang_up.set()
+
+    await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=30)
+    return chunks
+
+
+async def test_disconnect_mid_answer_keeps_the_partial_answer(alice, settings):
+    settings.CHAT_DEMO_WORD_DELAY = 0.05
+    body = {"type": "threads.create", "params": {"input": user_input("tell me a long story")}}
+
+    chunks = await post_over_asgi(alice, body, disconnect_after_chunks=8)
+
+    events = parse_sse(b"".join(chunks))
+    thread_id = events[0]["thread"]["id"]
+    streamed = "".join(
+        e["update"]["delta"]
+        for e in events
+        if e["type"] == "thread.item.updated" and e["update"]["type"].endswith("text_delta")
+    )
+    assert streamed, "some words should have streamed before the hang-up"
+    rows = [row async for row in ThreadItem.objects.filter(thread_id=thread_id)]
+    kinds = [row.type for row in rows]
+    assert kinds == ["user_message", "assistant_message", "sdk_hidden_context"]
+    partial = rows[1].text
+    assert partial.startswith(streamed)
+    assert "restart the site." not in partial  # the full reply never finished
+
+
+async def test_the_next_turn_after_a_cancel_does_not_continue_it(alice, alice_chat, settings):
+    settings.CHAT_DEMO_WORD_DELAY = 0.05
+    body = {"type": "threads.create", "params": {"input": user_input("first")}}
+    events = parse_sse(b"".join(await post_over_asgi(alice, body, disconnect_after_chunks=6)))
+    thread_id = events[0]["thread"]["id"]
+    settings.CHAT_DEMO_WORD_DELAY = 0
+
+    answer = await alice_chat.send(thread_id, "second")
+
+    assert answer[-1]["type"] != "error"
+    hidden = await ThreadItem.objects.filter(
+        thread_id=thread_id, type="sdk_hidden_context"
+    ).afirst()
+    assert "cancelled" in hidden.text
+
+
+async def test_keepalive_comments_while_the_model_is_silent():
+    async def slow_events():
+        await asyncio.sleep(0.25)
+        yield b"data: {}\n\n"
+
+    chunks = [chunk async for chunk in sse_stream(slow_events(), keepalive_seconds=0.05)]
+
+    assert chunks[0] == KEEPALIVE
+    assert chunks[-1] == b"data: {}\n\n"
+    assert chunks.count(KEEPALIVE) >= 2
+
+
+async def test_a_failure_inside_the_stream_becomes_an_error_event():
+    async def broken_events():
+        yield b"data: {}\n\n"
+        raise RuntimeError("database went away")
+
+    chunks = [chunk async for chunk in sse_stream(broken_events(), keepalive_seconds=5)]
+
+    last = parse_sse(chunks[-1])[0]
+    assert last["type"] == "error" and last["allow_retry"] is True
+    assert "database went away" not in last["message"]  # no internals leak to the client
+
+
+async def test_cancelling_the_relay_cancels_the_source_inside_it():
+    cancelled_inside = asyncio.Event()
+
+    async def endless_events():
+        try:
+            while True:
+                yield b"data: {}\n\n"
+                await asyncio.sleep(0.01)
+        except asyncio.CancelledError:
+            cancelled_inside.set()
+            raise
+
+    async def consume():
+        async for _ in sse_stream(endless_events(), keepalive_seconds=5):
+            pass
+
+    task = asyncio.create_task(consume())
+    await asyncio.sleep(0.05)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert cancelled_inside.is_set()
