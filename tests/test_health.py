@@ -1,0 +1,35 @@
+import pytest
+from django.db import DatabaseError
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+async def test_healthz_is_ok_when_the_database_answers(async_client):
+    response = await async_client.get("/healthz/")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
+
+
+async def test_healthz_is_503_when_the_database_does_not(async_client, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr("django.db.backends.utils.CursorWrapper.execute", unreachable)
+
+    response = await async_client.get("/healthz/")
+
+    assert response.status_code == 503
+    assert response.json()["database"] == "unreachable"
+
+
+async def test_chatkit_answers_503_when_the_database_is_down(alice_chat, monkeypatch):
+    def unreachable(*args, **kwargs):
+        raise DatabaseError("connection refused")
+
+    monkeypatch.setattr("django.db.backends.utils.CursorWrapper.execute", unreachable)
+
+    status, body = await alice_chat.call("threads.list")
+
+    assert status == 503
+    assert "temporarily unavailable" in body["detail"]

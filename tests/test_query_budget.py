@@ -1,0 +1,132 @@
+"""The number of queries per request does not grow with the data.
+
+These run through the synchronous test client: the async view then executes its ORM
+calls on this thread's connection, where CaptureQueriesContext can count them.
+"""
+
+import json
+from datetime import timedelta
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.db import connection
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from chat.models import Thread, ThreadItem
+from tests.chatkit_client import bearer, parse_sse, user_input
+
+pytestmark = pytest.mark.django_db
+
+# One turn: auth, thread check, user message insert, history, answer insert, title and
+# usage updates. Measured at 11; the margin is for SDK changes, not for growth.
+TURN_BUDGET = 20
+
+
+def make_threads(owner, count: int) -> None:
+    now = timezone.now()
+    Thread.objects.bulk_create(
+        Thread(id=f"thr_{owner.pk}_{n}", owner=owner, title=f"t{n}",
+               created_at=now - timedelta(seconds=n), updated_at=now)
+        for n in range(count)
+    )
+
+
+def make_items(thread: Thread, count: int) -> None:
+    now = timezone.now()
+    ThreadItem.objects.bulk_create(
+        ThreadItem(
+            thread=thread,
+            item_id=f"msg_{n}",
+            type="user_message",
+            created_at=now + timedelta(milliseconds=n),
+            text=f"message {n}",
+            data={
+                "id": f"msg_{n}",
+                "thread_id": thread.id,
+                "created_at": (now + timedelta(milliseconds=n)).isoformat(),
+                "type": "user_message",
+                "content": [{"type": "input_text", "text": f"message {n}"}],
+                "attachments": [],
+                "inference_options": {},
+            },
+        )
+        for n in range(count)
+    )
+
+
+async def read_all(chunks) -> bytes:
+    return b"".join([chunk async for chunk in chunks])
+
+
+def chatkit(user, type: str, **params):
+    client = Client()
+    response = client.post(
+        "/chatkit/",
+        json.dumps({"type": type, "params": params}),
+        content_type="application/json",
+        headers=bearer(user),
+    )
+    if response.streaming:
+        return response.status_code, parse_sse(async_to_sync(read_all)(response.streaming_content))
+    return response.status_code, response.json()
+
+
+def queries_for(user, type: str, **params) -> tuple[int, object]:
+    with CaptureQueriesContext(connection) as captured:
+        status, body = chatkit(user, type, **params)
+    assert status == 200, body
+    return len(captured), body
+
+
+@pytest.mark.parametrize("few, many", [(5, 50)])
+def test_threads_list_queries_do_not_grow_with_threads(alice, bob, few, many):
+    make_threads(alice, few)
+    make_threads(bob, many)
+
+    few_queries, few_page = queries_for(alice, "threads.list", limit=100)
+    many_queries, many_page = queries_for(bob, "threads.list", limit=100)
+
+    assert (len(few_page["data"]), len(many_page["data"])) == (few, many)
+    assert 0 < few_queries == many_queries
+
+
+def test_threads_list_with_cursor_queries_do_not_grow(alice):
+    make_threads(alice, 50)
+    _, first = queries_for(alice, "threads.list", limit=5)
+
+    count, page = queries_for(alice, "threads.list", limit=40, after=first["after"])
+
+    assert len(page["data"]) == 40
+    assert count <= 4
+
+
+def test_items_list_queries_do_not_grow_with_items(alice):
+    make_threads(alice, 2)
+    small, large = Thread.objects.filter(owner=alice).order_by("id")
+    make_items(small, 5)
+    make_items(large, 50)
+
+    few_queries, few_page = queries_for(alice, "items.list", thread_id=small.id, limit=100)
+    many_queries, many_page = queries_for(alice, "items.list", thread_id=large.id, limit=100)
+
+    assert (len(few_page["data"]), len(many_page["data"])) == (5, 50)
+    assert 0 < few_queries == many_queries
+
+
+def test_one_turn_stays_within_budget_whatever_the_thread_length(alice):
+    make_threads(alice, 2)
+    short, long = Thread.objects.filter(owner=alice).order_by("id")
+    make_items(short, 4)
+    make_items(long, 200)
+
+    short_queries, short_events = queries_for(
+        alice, "threads.add_user_message", thread_id=short.id, input=user_input("hi")
+    )
+    long_queries, long_events = queries_for(
+        alice, "threads.add_user_message", thread_id=long.id, input=user_input("hi")
+    )
+
+    assert short_events[-1]["type"] != "error" and long_events[-1]["type"] != "error"
+    assert short_queries == long_queries <= TURN_BUDGET
