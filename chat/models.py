@@ -16,6 +16,7 @@ class Thread(models.Model):
     title = models.CharField(max_length=200, blank=True, default="")
     status = models.JSONField(default=dict)
     metadata = models.JSONField(default=dict, blank=True)
+    allowed_image_domains = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(help_text="Last activity in the thread.")
     # Running totals of TokenUsage, kept on the thread so lists need no aggregation.

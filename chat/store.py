@@ -83,6 +83,7 @@ def thread_metadata(row: models.Thread) -> ThreadMetadata:
         created_at=row.created_at,
         status=row.status or {"type": "active"},
         metadata=row.metadata or {},
+        allowed_image_domains=row.allowed_image_domains,
     )
 
 
@@ -160,6 +161,7 @@ class DjangoStore(Store[RequestContext]):
             "title": (thread.title or "")[:200],
             "status": thread.status.model_dump(mode="json"),
             "metadata": thread.metadata,
+            "allowed_image_domains": thread.allowed_image_domains,
         }
         updated = await self.threads(context).filter(pk=thread.id).aupdate(**fields)
         if updated:
@@ -315,16 +317,21 @@ class DjangoStore(Store[RequestContext]):
     async def record_usage(
         self, thread_id: str, input_tokens: int, output_tokens: int, context: RequestContext
     ) -> None:
-        """Store one turn's token usage, and add it to the thread's running totals."""
+        """Store one turn's token usage, and add it to the thread's running totals.
+
+        The usage row is linked to the thread only if it is the user's and still exists
+        (it may have been deleted in another tab while the answer streamed); either way
+        the user's usage is kept, for quotas and accounting.
+        """
         if not (input_tokens or output_tokens):
             return
-        await models.TokenUsage.objects.acreate(
-            user_id=context.user_id,
-            thread_id=thread_id,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-        )
-        await self.threads(context).filter(pk=thread_id).aupdate(
+        updated = await self.threads(context).filter(pk=thread_id).aupdate(
             input_tokens=F("input_tokens") + input_tokens,
             output_tokens=F("output_tokens") + output_tokens,
+        )
+        await models.TokenUsage.objects.acreate(
+            user_id=context.user_id,
+            thread_id=thread_id if updated else None,
+            input_tokens=input_tokens,
+            output_tokens=output_tokens,
         )
