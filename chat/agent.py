@@ -5,15 +5,20 @@ The model is chosen from settings, most specific first: an OpenAI-compatible ser
 model, so a fresh checkout answers without a key or a network.
 """
 
+from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 
 from agents import Agent, Model, OpenAIChatCompletionsModel, OpenAIResponsesModel
+from django.utils.module_loading import import_string
 from openai import AsyncOpenAI
 
 from chat.conf import app_settings
 from chat.context import RequestContext
 from chat.demo_model import DemoModel
+from chat.tools import BUILTIN_TOOLS
+
+AgentFactory = Callable[[RequestContext], Agent]
 
 
 @lru_cache(maxsize=4)
@@ -58,10 +63,21 @@ def instructions_for(context: RequestContext) -> str:
     return "\n".join(lines)
 
 
-def build_agent(context: RequestContext) -> Agent[RequestContext]:
-    """The default site assistant."""
+def build_agent(context: RequestContext) -> Agent:
+    """The default site assistant: the configured model with the built-in tools."""
     return Agent(
         name="Site assistant",
         instructions=instructions_for(context),
         model=select_model(),
+        tools=list(BUILTIN_TOOLS),
     )
+
+
+@lru_cache(maxsize=8)
+def load_factory(path: str) -> AgentFactory:
+    return import_string(path)
+
+
+def agent_for(context: RequestContext) -> Agent:
+    """The agent for this turn, from the factory named by CHAT_AGENT."""
+    return load_factory(app_settings.AGENT)(context)

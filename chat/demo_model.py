@@ -6,6 +6,8 @@ ChatKit conversion, persistence, cancellation and history paths are all exercise
 """
 
 import asyncio
+import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -18,6 +20,7 @@ from openai.types.responses import (
     ResponseContentPartAddedEvent,
     ResponseContentPartDoneEvent,
     ResponseCreatedEvent,
+    ResponseFunctionToolCall,
     ResponseOutputItemAddedEvent,
     ResponseOutputItemDoneEvent,
     ResponseOutputMessage,
@@ -70,6 +73,58 @@ def demo_reply(input: str | list[Any]) -> str:
     )
 
 
+SEARCH_REQUEST = re.compile(r"search (?:my|our) (?:conversations|chats|history) for (.+)", re.I)
+TIME_QUESTION = re.compile(r"\b(what time|time is it|current time|what day|today's date)\b", re.I)
+JSON_OBJECT = re.compile(r"\{.*\}", re.S)
+
+
+def tool_outputs_since_last_user_message(input: str | list[Any]) -> list[tuple[str, str]]:
+    """(tool name, output) for the tool results this turn has produced so far."""
+    if isinstance(input, str):
+        return []
+    names: dict[str, str] = {}
+    outputs: list[tuple[str, str]] = []
+    for item in input:
+        if not isinstance(item, dict):
+            continue
+        if item.get("role") == "user":
+            outputs = []
+        elif item.get("type") == "function_call":
+            names[item.get("call_id", "")] = item.get("name", "tool")
+        elif item.get("type") == "function_call_output":
+            output = item.get("output")
+            text = output if isinstance(output, str) else json.dumps(output)
+            outputs.append((names.get(item.get("call_id", ""), "tool"), text))
+    return outputs
+
+
+def planned_tool_call(input: str | list[Any], tool_names: set[str]) -> tuple[str, dict] | None:
+    """The tool a user's last message asks for, as (name, arguments), if it is available.
+
+    "what time is it" calls current_time; "search my conversations for X" calls
+    search_my_conversations; a message naming any other tool calls it with the JSON
+    object in the message (if any) as arguments.
+    """
+    said = user_messages(input)
+    if not said or tool_outputs_since_last_user_message(input):
+        return None
+    text = said[-1]
+    if "current_time" in tool_names and TIME_QUESTION.search(text):
+        return "current_time", {}
+    search = SEARCH_REQUEST.search(text)
+    if search and "search_my_conversations" in tool_names:
+        return "search_my_conversations", {"query": search.group(1).strip(" \"'“”?.!")}
+    for name in sorted(tool_names):
+        if re.search(rf"\b{re.escape(name)}\b", text):
+            found = JSON_OBJECT.search(text)
+            try:
+                arguments = json.loads(found.group(0)) if found else {}
+            except json.JSONDecodeError:
+                arguments = {}
+            return name, arguments if isinstance(arguments, dict) else {}
+    return None
+
+
 def count_tokens(text: str) -> int:
     """A stand-in for a tokenizer: one token per word is close enough for a demo's usage."""
     return len(text.split())
@@ -82,6 +137,9 @@ class DemoModel(Model):
         self.word_delay = word_delay
 
     def reply_for(self, input: str | list[Any]) -> str:
+        outputs = tool_outputs_since_last_user_message(input)
+        if outputs:
+            return " ".join(f"The {name} tool says: {text}" for name, text in outputs)
         return demo_reply(input)
 
     def usage_for(self, input: str | list[Any], reply: str) -> Usage:
@@ -105,6 +163,11 @@ class DemoModel(Model):
         tracing: ModelTracing,
         **kwargs: Any,
     ) -> ModelResponse:
+        call = planned_tool_call(input, {tool.name for tool in tools})
+        if call is not None:
+            return ModelResponse(
+                output=[function_call(*call)], usage=self.usage_for(input, ""), response_id=None
+            )
         reply = self.reply_for(input)
         return ModelResponse(
             output=[output_message(f"msg_demo_{uuid.uuid4().hex}", reply)],
@@ -123,10 +186,16 @@ class DemoModel(Model):
         tracing: ModelTracing,
         **kwargs: Any,
     ) -> AsyncIterator[Any]:
+        seq = iter(range(1_000_000))
+        call = planned_tool_call(input, {tool.name for tool in tools})
+        if call is not None:
+            for event in tool_call_events(*call, self.usage_for(input, ""), seq):
+                yield event
+            return
+
         reply = self.reply_for(input)
         usage = self.usage_for(input, reply)
         item_id = f"msg_demo_{uuid.uuid4().hex}"
-        seq = iter(range(1_000_000))
 
         yield ResponseCreatedEvent(
             type="response.created", response=response([]), sequence_number=next(seq)
@@ -187,6 +256,39 @@ class DemoModel(Model):
             response=response([message], usage),
             sequence_number=next(seq),
         )
+
+
+def function_call(name: str, arguments: dict) -> ResponseFunctionToolCall:
+    return ResponseFunctionToolCall(
+        id=f"fc_demo_{uuid.uuid4().hex}",
+        call_id=f"call_demo_{uuid.uuid4().hex}",
+        type="function_call",
+        name=name,
+        arguments=json.dumps(arguments),
+        status="completed",
+    )
+
+
+def tool_call_events(name: str, arguments: dict, usage: Usage, seq: Any) -> list[Any]:
+    """The Responses events of a model turn that only calls one tool."""
+    call = function_call(name, arguments)
+    return [
+        ResponseCreatedEvent(
+            type="response.created", response=response([]), sequence_number=next(seq)
+        ),
+        ResponseOutputItemAddedEvent(
+            type="response.output_item.added",
+            item=call.model_copy(update={"arguments": "", "status": "in_progress"}),
+            output_index=0,
+            sequence_number=next(seq),
+        ),
+        ResponseOutputItemDoneEvent(
+            type="response.output_item.done", item=call, output_index=0, sequence_number=next(seq)
+        ),
+        ResponseCompletedEvent(
+            type="response.completed", response=response([call], usage), sequence_number=next(seq)
+        ),
+    ]
 
 
 def output_message(item_id: str, text: str, status: str = "completed") -> ResponseOutputMessage:

@@ -16,6 +16,7 @@ from chatkit.server import ChatKitServer
 from chatkit.types import (
     AssistantMessageItem,
     FeedbackKind,
+    NoticeEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
@@ -24,11 +25,13 @@ from chatkit.types import (
     UserMessageItem,
 )
 
-from chat.agent import build_agent
+from chat.agent import agent_for
 from chat.conf import app_settings
 from chat.context import RequestContext
 from chat.converter import SiteItemConverter
+from chat.mcp import connected_mcp_servers
 from chat.store import DjangoStore
+from chat.tool_activity import ToolActivityHooks
 
 logger = logging.getLogger(__name__)
 
@@ -98,22 +101,35 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
             thread.title = title_from(input_user_message, app_settings.TITLE_MAX_CHARS)
 
         agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
-        result = Runner.run_streamed(
-            build_agent(context),
-            await self.history(thread, context),
-            context=agent_context,
-            # Traces would be exported to OpenAI: never by default, and never offline.
-            run_config=RunConfig(tracing_disabled=True),
-        )
-        try:
-            async for event in with_store_item_ids(
-                stream_agent_response(agent_context, result),
-                lambda: self.store.generate_item_id("message", thread, context),
-            ):
-                yield event
-        except openai.OpenAIError as error:
-            logger.warning("Model provider error in thread %s: %r", thread.id, error)
-            raise CustomStreamError(provider_error_message(error), allow_retry=True) from error
+        async with connected_mcp_servers(app_settings.MCP_SERVERS) as (servers, unavailable):
+            for name in unavailable:
+                yield NoticeEvent(
+                    level="warning",
+                    message=f"The “{name}” tools are unavailable right now; "
+                    "answering without them.",
+                )
+            agent = agent_for(context)
+            if servers:
+                agent = agent.clone(mcp_servers=[*agent.mcp_servers, *servers])
+            result = Runner.run_streamed(
+                agent,
+                await self.history(thread, context),
+                context=agent_context,
+                hooks=ToolActivityHooks(),
+                # Traces would be exported to OpenAI: never by default, and never offline.
+                run_config=RunConfig(tracing_disabled=True),
+            )
+            try:
+                async for event in with_store_item_ids(
+                    stream_agent_response(agent_context, result),
+                    lambda: self.store.generate_item_id("message", thread, context),
+                ):
+                    yield event
+            except openai.OpenAIError as error:
+                logger.warning("Model provider error in thread %s: %r", thread.id, error)
+                raise CustomStreamError(
+                    provider_error_message(error), allow_retry=True
+                ) from error
         usage = result.context_wrapper.usage
         await self.store.record_usage(
             thread.id, usage.input_tokens, usage.output_tokens, context

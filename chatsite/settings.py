@@ -5,6 +5,7 @@ variable; the README's settings table lists them. Defaults are safe for producti
 except where DEBUG=1 explicitly asks for development conveniences.
 """
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -168,6 +169,8 @@ _CHAT_ENVIRONMENT = {
     "OPENAI_API_KEY": str,
     "CHAT_MODEL": str,
     "CHAT_MODEL_BASE_URL": str,
+    "CHAT_AGENT": str,
+    "CHAT_MCP_SERVERS": json.loads,
     "CHAT_INSTRUCTIONS": str,
     "CHAT_MODEL_TIMEOUT": float,
     "CHAT_MAX_REQUEST_BYTES": int,

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from chat.models import Feedback, Thread, ThreadItem
+from tests import agent_factories
 from tests.chatkit_client import assistant_text, user_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -162,25 +163,17 @@ async def test_feedback_is_stored(alice_chat, alice):
     )
 
 
-async def test_page_metadata_reaches_the_agent_bounded(alice_chat, monkeypatch):
-    seen = []
-    import chat.server
-
-    real_build_agent = chat.server.build_agent
-
-    def spy(context):
-        seen.append(context.page)
-        return real_build_agent(context)
-
-    monkeypatch.setattr(chat.server, "build_agent", spy)
+async def test_page_metadata_reaches_the_agent_bounded(alice_chat, settings):
+    settings.CHAT_AGENT = "tests.agent_factories.recording_factory"
+    agent_factories.seen_contexts.clear()
     page = {"url": "https://example.test/docs", "title": "Docs", "selection": "x" * 9000}
-    metadata = {"page": page}
-    await alice_chat.stream("threads.create", metadata=metadata, input=user_input("hi"))
+    await alice_chat.stream("threads.create", metadata={"page": page}, input=user_input("hi"))
     await alice_chat.stream(
         "threads.create", metadata={"page": {"url": "javascript:alert(1)"}}, input=user_input("a")
     )
     await alice_chat.stream("threads.create", metadata={"page": "nonsense"}, input=user_input("b"))
 
+    seen = [context.page for context in agent_factories.seen_contexts]
     assert (seen[0].url, seen[0].title, len(seen[0].selection)) == (
         "https://example.test/docs",
         "Docs",

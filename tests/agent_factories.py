@@ -1,0 +1,44 @@
+"""Agent factories that tests name in CHAT_AGENT."""
+
+from agents import Agent
+
+from chat.agent import build_agent
+from chat.context import RequestContext
+from chat.demo_model import DemoModel
+
+seen_contexts: list[RequestContext] = []
+
+
+def recording_factory(context: RequestContext) -> Agent:
+    """The default assistant, remembering each request context it was built for."""
+    seen_contexts.append(context)
+    return build_agent(context)
+
+
+class SpyModel(DemoModel):
+    """The demo model, remembering what each call was given."""
+
+    def __init__(self) -> None:
+        super().__init__(word_delay=0)
+        self.calls: list[dict] = []
+
+    def stream_response(self, system_instructions, input, model_settings, tools, *args, **kwargs):
+        self.calls.append(
+            {"instructions": system_instructions, "input": input, "tools": [t.name for t in tools]}
+        )
+        return super().stream_response(
+            system_instructions, input, model_settings, tools, *args, **kwargs
+        )
+
+
+spy_model = SpyModel()
+
+
+def spy_factory(context: RequestContext) -> Agent:
+    """The default assistant, with the spying model."""
+    return build_agent(context).clone(model=spy_model)
+
+
+def pirate_factory(context: RequestContext) -> Agent:
+    """A site's own agent: its own name and instructions, no tools."""
+    return Agent(name="Pirate", instructions="Talk like a pirate.", model=spy_model)
