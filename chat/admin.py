@@ -1,0 +1,386 @@
+"""Staff review of conversations in Django admin.
+
+Conversations are records: nobody edits them here, staff with `chat.view_thread` read them
+as a transcript and export them, and only those with `chat.delete_thread` delete them
+(items, feedback, attachments and stored files go too, through chat.retention).
+
+The thread list stays fast on large tables: counts are correlated subqueries evaluated for
+the rows on the page only, owners come in the same query, the full count is skipped, and
+message-text search is an EXISTS subquery, so a thread matching in many items is listed
+once without DISTINCT over the whole table.
+"""
+
+import io
+import logging
+from typing import Any
+
+from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import quote
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.db.models import (
+    Count,
+    Exists,
+    F,
+    IntegerField,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
+from django.db.models.functions import Coalesce, Left
+from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.http import content_disposition_header
+from django.utils.text import smart_split, unescape_string_literal
+
+from chat.export import attachment_url, transcript, write_export
+from chat.models import Attachment, Feedback, Thread, ThreadItem, TokenUsage
+from chat.retention import delete_threads, human_bytes, preview_delete
+
+logger = logging.getLogger(__name__)
+
+# Admin exports are built in memory; larger ones belong to `manage.py export_threads`.
+ADMIN_EXPORT_MAX_THREADS = 1000
+
+EXPORT_TYPES = {
+    "json": ("application/json", "json"),
+    "markdown": ("text/markdown; charset=utf-8", "md"),
+}
+
+
+def count_of(rows: QuerySet, group: str) -> Coalesce:
+    """COUNT of `rows` (already correlated to the outer row with OuterRef) as a scalar
+    subquery: evaluated per displayed row, with no join multiplying the outer query."""
+    counted = rows.order_by().values(group).annotate(n=Count("pk")).values("n")
+    return Coalesce(Subquery(counted, output_field=IntegerField()), 0)
+
+
+def search_terms(search_term: str) -> list[str]:
+    """Words of the search box, with quoted phrases kept whole (as Django admin does)."""
+    terms = []
+    for bit in smart_split(search_term):
+        if bit.startswith(('"', "'")) and bit[0] == bit[-1] and len(bit) > 1:
+            bit = unescape_string_literal(bit)
+        if bit:
+            terms.append(bit)
+    return terms
+
+
+class FeedbackFilter(admin.SimpleListFilter):
+    title = "feedback"
+    parameter_name = "feedback"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [
+            ("negative", "Has negative feedback"),
+            ("positive", "Has positive feedback"),
+            ("none", "No feedback"),
+        ]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        on_thread = Feedback.objects.filter(item__thread=OuterRef("pk"))
+        if self.value() in (Feedback.Kind.NEGATIVE, Feedback.Kind.POSITIVE):
+            return queryset.filter(Exists(on_thread.filter(kind=self.value())))
+        if self.value() == "none":
+            return queryset.filter(~Exists(on_thread))
+        return queryset
+
+
+class OwnerFilter(admin.SimpleListFilter):
+    """Filter by owner without listing every user in the sidebar (there may be millions):
+    the owner column links here, and the sidebar shows the chosen owner."""
+
+    title = "owner"
+    parameter_name = "owner"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        value = self.value()
+        if not value:
+            return []
+        user_model = get_user_model()
+        try:
+            name = (
+                user_model._default_manager.filter(pk=value)
+                .values_list(user_model.USERNAME_FIELD, flat=True)
+                .first()
+            )
+        except (ValueError, ValidationError):
+            return []
+        return [(value, name)] if name is not None else []
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet) -> QuerySet:
+        if not self.value():
+            return queryset
+        try:
+            return queryset.filter(owner_id=self.value())
+        except (ValueError, ValidationError) as exc:
+            raise IncorrectLookupParameters(exc) from exc
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records are written by the chat, never by hand."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Thread)
+class ThreadAdmin(ReadOnlyAdmin):
+    list_display = (
+        "display_title",
+        "owner_name",
+        "item_total",
+        "updated_at",
+        "feedback_counts",
+        "tokens_used",
+    )
+    list_display_links = ("display_title",)
+    list_filter = (
+        FeedbackFilter,
+        ("updated_at", admin.DateFieldListFilter),
+        ("created_at", admin.DateFieldListFilter),
+        OwnerFilter,
+    )
+    list_select_related = ("owner",)
+    date_hierarchy = "created_at"
+    ordering = ("-updated_at", "-pk")
+    search_fields = ("title", "owner__username", "owner__email")
+    search_help_text = "Searches titles, owners' usernames and emails, and message text."
+    show_full_result_count = False
+    fields = (
+        "id",
+        "title",
+        "owner",
+        "created_at",
+        "updated_at",
+        "status",
+        "metadata",
+        "input_tokens",
+        "output_tokens",
+    )
+    actions = ("export_json", "export_markdown")
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Thread]:
+        on_thread = Feedback.objects.filter(item__thread=OuterRef("pk"))
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                item_count=count_of(ThreadItem.objects.filter(thread=OuterRef("pk")), "thread"),
+                positive_count=count_of(on_thread.filter(kind="positive"), "item__thread"),
+                negative_count=count_of(on_thread.filter(kind="negative"), "item__thread"),
+                tokens=F("input_tokens") + F("output_tokens"),
+            )
+        )
+
+    def get_search_results(
+        self, request: HttpRequest, queryset: QuerySet, search_term: str
+    ) -> tuple[QuerySet, bool]:
+        """Every word must match the title, the owner's username or email, or the text of
+        one of the thread's items. Never spawns duplicates, so no DISTINCT is needed."""
+        for term in search_terms(search_term):
+            in_items = ThreadItem.objects.filter(thread=OuterRef("pk"), text__icontains=term)
+            queryset = queryset.filter(
+                Q(title__icontains=term)
+                | Q(owner__username__icontains=term)
+                | Q(owner__email__icontains=term)
+                | Exists(in_items)
+            )
+        return queryset, False
+
+    # --- columns ------------------------------------------------------------------------
+    @admin.display(description="title", ordering="title")
+    def display_title(self, obj: Thread) -> str:
+        return obj.title or f"(untitled {obj.pk})"
+
+    @admin.display(description="owner", ordering="owner__username")
+    def owner_name(self, obj: Thread) -> str:
+        return format_html(
+            '<a href="?owner={}" title="Show only this owner\'s threads">{}</a>',
+            obj.owner_id,
+            obj.owner.get_username(),
+        )
+
+    @admin.display(description="items", ordering="item_count")
+    def item_total(self, obj: Thread) -> int:
+        return obj.item_count
+
+    @admin.display(description="feedback (+/−)")
+    def feedback_counts(self, obj: Thread) -> str:
+        return format_html(
+            '<span title="positive">+{}</span> / <span title="negative">−{}</span>',
+            obj.positive_count,
+            obj.negative_count,
+        )
+
+    @admin.display(description="tokens used", ordering="tokens")
+    def tokens_used(self, obj: Thread) -> int:
+        return obj.tokens
+
+    # --- the thread page ------------------------------------------------------------------
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Thread | None = None,
+    ) -> HttpResponse:
+        if obj is not None:
+            context["transcript"] = transcript(obj)
+            context["thread_attachments"] = [
+                (row, attachment_url(row.pk), human_bytes(row.size))
+                for row in Attachment.objects.filter(thread=obj).order_by("created_at", "pk")
+            ]
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    # --- export ---------------------------------------------------------------------------
+    @admin.action(description="Export selected as JSON", permissions=["view"])
+    def export_json(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return self.export(request, queryset, "json")
+
+    @admin.action(description="Export selected as Markdown", permissions=["view"])
+    def export_markdown(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse | None:
+        return self.export(request, queryset, "markdown")
+
+    def export(self, request: HttpRequest, queryset: QuerySet, fmt: str) -> HttpResponse | None:
+        count = queryset.count()
+        if count > ADMIN_EXPORT_MAX_THREADS:
+            self.message_user(
+                request,
+                f"{count} threads are too many to export here (at most "
+                f"{ADMIN_EXPORT_MAX_THREADS}); use `manage.py export_threads`.",
+                messages.ERROR,
+            )
+            return None
+        buffer = io.StringIO()
+        write_export(queryset, fmt, buffer)
+        content_type, extension = EXPORT_TYPES[fmt]
+        filename = f"threads-{timezone.now():%Y%m%d-%H%M%S}.{extension}"
+        # An audit trail: conversations are personal data.
+        logger.info("%s exported %d thread(s) as %s", request.user.get_username(), count, fmt)
+        return HttpResponse(
+            buffer.getvalue().encode(),
+            content_type=content_type,
+            headers={"Content-Disposition": content_disposition_header(True, filename)},
+        )
+
+    # --- delete ---------------------------------------------------------------------------
+    def get_deleted_objects(
+        self, objs: Any, request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
+        """Counts instead of Django's list of every related row, which for a long thread
+        would be thousands of lines and queries. Deleting a thread needs only
+        `chat.delete_thread`: its parts are not separately administered."""
+        if isinstance(objs, QuerySet):
+            threads = objs
+        else:
+            threads = Thread.objects.filter(pk__in=[obj.pk for obj in objs])
+        counts = preview_delete(threads)
+        model_count = {
+            "threads": counts.threads,
+            "items": counts.items,
+            f"attachments ({human_bytes(counts.bytes)})": counts.attachments,
+        }
+        return [f"Thread: {obj}" for obj in objs], model_count, set(), []
+
+    def delete_model(self, request: HttpRequest, obj: Thread) -> None:
+        delete_threads(Thread.objects.filter(pk=obj.pk))
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        delete_threads(queryset)
+
+
+@admin.register(Feedback)
+class FeedbackAdmin(ReadOnlyAdmin):
+    list_display = ("item_excerpt", "kind", "user", "created_at", "thread_link")
+    list_filter = ("kind", ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("user",)
+    search_fields = ("user__username", "item__text")
+    ordering = ("-created_at", "-pk")
+    show_full_result_count = False
+    fields = ("kind", "user", "created_at", "item_excerpt", "thread_link")
+    readonly_fields = ("item_excerpt", "thread_link")
+
+    EXCERPT_CHARS = 120
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Feedback]:
+        # Only what the list shows of the item, never its full JSON.
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                excerpt=Left("item__text", self.EXCERPT_CHARS + 1),
+                item_ref=F("item__item_id"),
+                item_type=F("item__type"),
+                thread_ref=F("item__thread_id"),
+                thread_title=F("item__thread__title"),
+            )
+        )
+
+    @admin.display(description="item")
+    def item_excerpt(self, obj: Feedback) -> str:
+        text = obj.excerpt or ""
+        if len(text) > self.EXCERPT_CHARS:
+            text = text[: self.EXCERPT_CHARS - 1] + "…"
+        return text or f"({obj.item_type})"
+
+    @admin.display(description="thread")
+    def thread_link(self, obj: Feedback) -> str:
+        url = reverse("admin:chat_thread_change", args=[quote(obj.thread_ref)])
+        return format_html(
+            '<a href="{}#item-{}">{}</a>', url, obj.item_ref, obj.thread_title or obj.thread_ref
+        )
+
+
+@admin.register(Attachment)
+class AttachmentAdmin(ReadOnlyAdmin):
+    """A list of uploads for reference; they are deleted with their thread or by
+    `purge_threads`, which also removes the stored files."""
+
+    list_display = ("name", "owner", "mime_type", "size", "upload_state", "created_at", "thread")
+    list_filter = ("upload_state", ("created_at", admin.DateFieldListFilter))
+    list_select_related = ("owner", "thread")
+    search_fields = ("name", "owner__username")
+    ordering = ("-created_at", "-pk")
+    show_full_result_count = False
+    fields = (
+        "id",
+        "name",
+        "owner",
+        "thread",
+        "mime_type",
+        "size",
+        "upload_state",
+        "created_at",
+        "download",
+    )
+    readonly_fields = ("download",)
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    @admin.display(description="download")
+    def download(self, obj: Attachment) -> str:
+        return format_html('<a href="{}">{}</a>', attachment_url(obj.pk), obj.name)
+
+
+@admin.register(TokenUsage)
+class TokenUsageAdmin(ReadOnlyAdmin):
+    list_display = ("user", "thread", "input_tokens", "output_tokens", "created_at")
+    list_filter = (("created_at", admin.DateFieldListFilter),)
+    list_select_related = ("user", "thread")
+    search_fields = ("user__username",)
+    ordering = ("-created_at", "-pk")
+    show_full_result_count = False
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False

@@ -1,0 +1,143 @@
+"""`manage.py purge_threads`: delete old conversations and abandoned uploads.
+
+A dry run unless `--yes` is given. The work itself is in chat.retention; this command
+parses and checks arguments, takes the one-run-at-a-time lock and reports.
+"""
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import DatabaseError
+from django.utils import timezone
+
+from chat import retention
+from chat.conf import app_settings
+
+
+def duration(text: str) -> timedelta:
+    try:
+        return retention.parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def batch_size(text: str) -> int:
+    try:
+        return retention.parse_batch_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def usage_error(message: str) -> CommandError:
+    """An argument problem found after parsing: exit status 2, like argparse's own."""
+    return CommandError(message, returncode=2)
+
+
+class Command(BaseCommand):
+    help = (
+        "Delete threads (with their items, feedback, attachments and files) selected by age, "
+        "inactivity or owner, and uploads never attached to a message older than a day. "
+        "Dry run unless --yes is given."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--older-than",
+            type=duration,
+            metavar="AGE",
+            help="threads created more than AGE ago, e.g. 30d, 12h, 2w",
+        )
+        parser.add_argument(
+            "--inactive-for",
+            type=duration,
+            metavar="AGE",
+            help="threads with no activity for AGE, e.g. 90d",
+        )
+        parser.add_argument("--user", metavar="USERNAME", help="threads owned by this user")
+        parser.add_argument(
+            "--retention",
+            action="store_true",
+            help="threads with no activity for CHAT_RETENTION_DAYS days",
+        )
+        parser.add_argument(
+            "--batch-size",
+            type=batch_size,
+            default=retention.DEFAULT_BATCH_SIZE,
+            help=f"threads per transaction (default {retention.DEFAULT_BATCH_SIZE}, "
+            f"at most {retention.MAX_BATCH_SIZE})",
+        )
+        parser.add_argument(
+            "--yes", action="store_true", help="really delete (default: only report)"
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        now = timezone.now()
+        selection = self.selection(options, now)
+        dry_run = not options["yes"]
+        counts = retention.PurgeCounts()
+        if dry_run:
+            self.stdout.write("Dry run: nothing is deleted. Add --yes to delete.")
+        try:
+            with retention.exclusive("purge_threads"):
+                retention.purge(
+                    selection,
+                    batch_size=options["batch_size"],
+                    dry_run=dry_run,
+                    counts=counts,
+                    progress=self.progress if options["verbosity"] >= 2 else None,
+                    now=now,
+                )
+        except retention.AlreadyRunning as exc:
+            raise CommandError(f"Not started: {exc}. Try again when it has finished.") from exc
+        except DatabaseError as exc:
+            done = retention.summary(counts, dry_run)
+            raise CommandError(f"Purge failed: {exc}. Before the failure: {done}") from exc
+        self.stdout.write(retention.summary(counts, dry_run))
+        if counts.file_errors:
+            raise CommandError(
+                f"{counts.file_errors} stored file(s) could not be deleted (their rows are "
+                "gone); see the log."
+            )
+
+    def selection(self, options: dict[str, Any], now: Any) -> retention.Selection:
+        """The threads the options select; a usage error when the options make no sense."""
+        inactive = [options["inactive_for"]] if options["inactive_for"] else []
+        if options["retention"]:
+            inactive.append(self.retention_period())
+        selection = retention.Selection(
+            created_before=now - options["older_than"] if options["older_than"] else None,
+            inactive_since=now - max(inactive) if inactive else None,
+            owner_id=self.user_id(options["user"]) if options["user"] is not None else None,
+        )
+        if selection.empty:
+            raise usage_error(
+                "Nothing selected: give --older-than, --inactive-for, --user or --retention."
+            )
+        return selection
+
+    @staticmethod
+    def retention_period() -> timedelta:
+        days = app_settings.RETENTION_DAYS
+        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
+            raise usage_error(
+                f"--retention needs CHAT_RETENTION_DAYS to be a number of days above 0 "
+                f"(it is {days!r})."
+            )
+        return timedelta(days=days)
+
+    @staticmethod
+    def user_id(username: str) -> int:
+        user_model = get_user_model()
+        try:
+            return user_model._default_manager.get_by_natural_key(username).pk
+        except user_model.DoesNotExist:
+            raise usage_error(f"Unknown user '{username}'.") from None
+
+    def progress(self, counts: retention.PurgeCounts) -> None:
+        self.stdout.write(
+            f"  batch {counts.batches}: {retention.plural(counts.threads, 'thread')}, "
+            f"{retention.plural(counts.attachments, 'attachment')} so far"
+        )

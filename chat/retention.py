@@ -1,0 +1,411 @@
+"""Selecting and deleting threads and stale uploads: the service behind `purge_threads`
+and the admin's delete.
+
+Deletion works in batches of thread ids, each in its own transaction, so memory stays flat
+and a failure loses at most one batch's work. Inside a batch, dependents are removed
+explicitly with one statement each (Django's delete collector would load every item of
+the batch into memory first), and stored files are deleted only after the batch commits:
+a crash can leave an orphaned file, never a row whose file is gone.
+
+`exclusive()` keeps two purges from running at once, across processes and hosts.
+"""
+
+import fcntl
+import hashlib
+import logging
+import os
+import re
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+from django.core.files.storage import default_storage
+from django.db import DatabaseError, connections, router, transaction
+from django.db.models import Count, QuerySet, Sum
+from django.utils import timezone
+
+from chat.models import Attachment, Feedback, Thread, ThreadItem
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_BATCH_SIZE = 500
+# Ids of one batch are bound as query parameters: keep well under SQLite's 32766.
+MAX_BATCH_SIZE = 10_000
+# Uploads that never made it into a message are garbage after this long.
+STALE_UPLOAD_AGE = timedelta(days=1)
+
+DURATION_UNITS = {"h": "hours", "d": "days", "w": "weeks"}
+DURATION_PATTERN = re.compile(r"\s*(\d+)\s*([A-Za-z]*)\s*")
+
+
+# --- arguments ------------------------------------------------------------------------------
+
+
+def parse_duration(text: str) -> timedelta:
+    """`30d`, `12h`, `2w` as a timedelta; ValueError naming what is wrong otherwise."""
+    match = DURATION_PATTERN.fullmatch(text)
+    if not match:
+        raise ValueError(f"'{text}' is not a duration: use a whole number and a unit, like 30d")
+    amount, unit = int(match[1]), match[2].lower()
+    if not unit:
+        raise ValueError(f"'{text}' has no unit: add h (hours), d (days) or w (weeks)")
+    if unit not in DURATION_UNITS:
+        raise ValueError(
+            f"unknown duration unit '{match[2]}' in '{text}': use h (hours), d (days) or w (weeks)"
+        )
+    if amount == 0:
+        raise ValueError(f"'{text}' is zero: give a duration above zero")
+    try:
+        return timedelta(**{DURATION_UNITS[unit]: amount})
+    except OverflowError:
+        raise ValueError(f"'{text}' is too long a duration") from None
+
+
+def parse_batch_size(text: str) -> int:
+    """A batch size between 1 and MAX_BATCH_SIZE; ValueError naming what is wrong otherwise."""
+    try:
+        size = int(text)
+    except ValueError:
+        raise ValueError(f"'{text}' is not a whole number") from None
+    if size < 1:
+        raise ValueError(f"{size} is not a batch size: give a number above zero")
+    if size > MAX_BATCH_SIZE:
+        raise ValueError(f"{size} is too large: at most {MAX_BATCH_SIZE} rows per batch")
+    return size
+
+
+# --- selection ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Selection:
+    """Which threads to purge; every given condition must hold (they combine with AND)."""
+
+    created_before: datetime | None = None
+    inactive_since: datetime | None = None
+    owner_id: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return self.created_before is None and self.inactive_since is None and not self.owner_id
+
+    def threads(self) -> QuerySet[Thread]:
+        rows = Thread.objects.all()
+        if self.created_before is not None:
+            rows = rows.filter(created_at__lt=self.created_before)
+        if self.inactive_since is not None:
+            rows = rows.filter(updated_at__lt=self.inactive_since)
+        if self.owner_id:
+            rows = rows.filter(owner_id=self.owner_id)
+        return rows
+
+    def stale_uploads(self, now: datetime) -> QuerySet[Attachment]:
+        """Uploads never attached to a message and older than a day (the user's only, when
+        the selection names a user)."""
+        rows = Attachment.objects.filter(thread__isnull=True, created_at__lt=now - STALE_UPLOAD_AGE)
+        if self.owner_id:
+            rows = rows.filter(owner_id=self.owner_id)
+        return rows
+
+
+# --- counting and deleting --------------------------------------------------------------------
+
+
+@dataclass
+class PurgeCounts:
+    threads: int = 0
+    items: int = 0
+    attachments: int = 0
+    bytes: int = 0
+    # Of `attachments`: uploads that were never part of a message.
+    unattached: int = 0
+    # Stored files that could not be removed after their rows were deleted.
+    file_errors: int = 0
+    batches: int = 0
+
+    def add(self, other: "PurgeCounts") -> None:
+        for name in self.__dataclass_fields__:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+def human_bytes(size: int) -> str:
+    value = float(size)
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if value < 1024 or unit == "TB":
+            return plural(size, "byte") if unit == "bytes" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
+
+
+def plural(count: int, word: str) -> str:
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
+def summary(counts: PurgeCounts, dry_run: bool) -> str:
+    """`Deleted 12 threads, 340 items, 5 attachments (1.2 MB).` or `Would delete ...`."""
+    verb = "Would delete" if dry_run else "Deleted"
+    line = (
+        f"{verb} {plural(counts.threads, 'thread')}, {plural(counts.items, 'item')}, "
+        f"{plural(counts.attachments, 'attachment')} ({human_bytes(counts.bytes)})"
+    )
+    if counts.unattached:
+        line += f", including {plural(counts.unattached, 'upload')} never sent"
+    return line + "."
+
+
+def remove_files(names: list[str]) -> int:
+    """Delete stored files whose rows are already gone; returns how many could not be.
+
+    A file left behind is harmless (no row points at it); a row whose file is gone is not,
+    which is why this only ever runs after the rows' transaction committed.
+    """
+    failures = 0
+    for name in names:
+        if not name:
+            continue
+        try:
+            default_storage.delete(name)
+        except Exception:  # any storage backend error: count it, keep going
+            logger.exception("Could not delete stored file %s", name)
+            failures += 1
+    return failures
+
+
+def remove_files_on_commit(names: list[str], counts: PurgeCounts, using: str) -> None:
+    """Remove the files once the rows' transaction commits (never if it rolls back)."""
+
+    def remove() -> None:
+        counts.file_errors += remove_files(names)
+
+    transaction.on_commit(remove, using=using)
+
+
+def count_threads(ids: list[str]) -> tuple[PurgeCounts, list[str]]:
+    """What deleting these threads would remove: two queries, nothing loaded."""
+    attachments = Attachment.objects.filter(thread_id__in=ids).aggregate(
+        n=Count("pk"), size=Sum("size")
+    )
+    counts = PurgeCounts(
+        threads=len(ids),
+        items=ThreadItem.objects.filter(thread_id__in=ids).count(),
+        attachments=attachments["n"],
+        bytes=attachments["size"] or 0,
+    )
+    return counts, []
+
+
+def delete_threads_now(ids: list[str]) -> tuple[PurgeCounts, list[str]]:
+    """Delete the threads and everything hanging off them, a statement or two per table;
+    returns the counts and the stored files to remove once this commits.
+
+    Items go first, with `_raw_delete`: Django's collector would load every item of the
+    batch to cascade to their feedback, so feedback is deleted explicitly just before (a
+    future relation to ThreadItem fails the batch with an IntegrityError rather than being
+    skipped). The threads' own delete then goes through the collector, which loads only
+    the batch's thread rows: it removes attachments and detaches token usage (kept for
+    accounting) with one statement each, and follows any relation added later.
+    """
+    files = list(Attachment.objects.filter(thread_id__in=ids).values_list("file", "size"))
+    Feedback.objects.filter(item__thread_id__in=ids).delete()
+    items = ThreadItem.objects.filter(thread_id__in=ids)._raw_delete(
+        router.db_for_write(ThreadItem)
+    )
+    _, per_model = Thread.objects.filter(pk__in=ids).delete()
+    counts = PurgeCounts(
+        threads=per_model.get(Thread._meta.label, 0),
+        items=items,
+        attachments=len(files),
+        bytes=sum(size for _, size in files),
+    )
+    return counts, [name for name, _ in files]
+
+
+def count_uploads(ids: list[str]) -> tuple[PurgeCounts, list[str]]:
+    totals = Attachment.objects.filter(pk__in=ids).aggregate(n=Count("pk"), size=Sum("size"))
+    counts = PurgeCounts(attachments=totals["n"], unattached=totals["n"], bytes=totals["size"] or 0)
+    return counts, []
+
+
+def delete_uploads_now(ids: list[str]) -> tuple[PurgeCounts, list[str]]:
+    files = list(Attachment.objects.filter(pk__in=ids).values_list("file", "size"))
+    deleted, _ = Attachment.objects.filter(pk__in=ids).delete()
+    counts = PurgeCounts(
+        attachments=deleted, unattached=deleted, bytes=sum(size for _, size in files)
+    )
+    return counts, [name for name, _ in files]
+
+
+Handler = Callable[[list[str]], tuple[PurgeCounts, list[str]]]
+
+
+def next_ids(rows: QuerySet, after: str | None, batch_size: int, lock: bool) -> list[str]:
+    """The next `batch_size` primary keys after `after`: keyset paging, so neither memory
+    nor the cost of a batch grows with the table. `lock` keeps concurrent writers off the
+    rows until the batch's transaction ends (PostgreSQL; SQLite serialises writers anyway)."""
+    page = rows.order_by("pk")
+    if after is not None:
+        page = page.filter(pk__gt=after)
+    if lock:
+        page = page.select_for_update()
+    return list(page.values_list("pk", flat=True)[:batch_size])
+
+
+def run_batches(
+    rows: QuerySet,
+    handle: Handler,
+    *,
+    batch_size: int,
+    lock: bool,
+    counts: PurgeCounts,
+    progress: Callable[[PurgeCounts], None] | None = None,
+) -> None:
+    """Apply `handle` to each batch of ids in its own transaction. Files go once the batch
+    has committed, and `counts` grows only by what committed."""
+    after = None
+    database = router.db_for_write(rows.model)
+    while True:
+        with transaction.atomic(using=database):
+            ids = next_ids(rows, after, batch_size, lock)
+            if not ids:
+                return
+            batch, files = handle(ids)
+            if any(files):
+                remove_files_on_commit(files, counts, database)
+        batch.batches = 1
+        counts.add(batch)
+        if progress:
+            progress(counts)
+        if len(ids) < batch_size:
+            return
+        after = ids[-1]
+
+
+def purge(
+    selection: Selection,
+    *,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+    dry_run: bool = True,
+    counts: PurgeCounts | None = None,
+    progress: Callable[[PurgeCounts], None] | None = None,
+    now: datetime | None = None,
+) -> PurgeCounts:
+    """Delete (or, in a dry run, count) the selected threads, then the stale uploads.
+
+    `counts` is filled in as batches commit, so a caller that catches a failure can still
+    say what was already deleted.
+    """
+    counts = PurgeCounts() if counts is None else counts
+    now = now or timezone.now()
+    for rows, count, delete in (
+        (selection.threads(), count_threads, delete_threads_now),
+        (selection.stale_uploads(now), count_uploads, delete_uploads_now),
+    ):
+        run_batches(
+            rows,
+            count if dry_run else delete,
+            batch_size=batch_size,
+            lock=not dry_run,
+            counts=counts,
+            progress=progress,
+        )
+    return counts
+
+
+def delete_threads(threads: QuerySet[Thread], batch_size: int = DEFAULT_BATCH_SIZE) -> PurgeCounts:
+    """Delete the given threads with their items, feedback, attachments and files (the
+    files once the surrounding transaction commits). Used by the admin."""
+    counts = PurgeCounts()
+    rows = Thread.objects.filter(pk__in=threads.values("pk"))
+    run_batches(rows, delete_threads_now, batch_size=batch_size, lock=True, counts=counts)
+    return counts
+
+
+def preview_delete(threads: QuerySet[Thread]) -> PurgeCounts:
+    """What `delete_threads` would remove, counted without loading rows."""
+    counts = PurgeCounts()
+    rows = Thread.objects.filter(pk__in=threads.values("pk"))
+    run_batches(rows, count_threads, batch_size=MAX_BATCH_SIZE, lock=False, counts=counts)
+    return counts
+
+
+# --- one run at a time ------------------------------------------------------------------------
+
+
+class AlreadyRunning(Exception):
+    """Another process holds the lock."""
+
+
+def advisory_key(name: str) -> int:
+    """A stable signed 64-bit key for PostgreSQL's advisory locks."""
+    digest = hashlib.blake2b(f"chatsite:{name}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
+
+
+@contextmanager
+def advisory_lock(using: str, name: str) -> Iterator[None]:
+    """A PostgreSQL session-level advisory lock: held by this connection across the
+    batches' transactions, visible to every host using the database, and released by the
+    server if the process dies, so it never goes stale."""
+    connection = connections[using]
+    key = advisory_key(name)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+        acquired = cursor.fetchone()[0]
+    if not acquired:
+        raise AlreadyRunning(f"another {name} run is in progress (PostgreSQL advisory lock)")
+    try:
+        yield
+    finally:
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+        except DatabaseError:
+            # The connection is gone, and the server released the lock with it.
+            logger.warning("Could not release the %s lock; the connection was lost", name)
+
+
+def lock_file_path(using: str, name: str) -> Path:
+    """Next to the SQLite database file (the only place every process using that database
+    can see), else in the temporary directory."""
+    connection = connections[using]
+    database = str(connection.settings_dict.get("NAME") or "")
+    in_memory = getattr(connection, "is_in_memory_db", lambda: True)()
+    if connection.vendor == "sqlite" and database and not in_memory:
+        return Path(f"{database}.{name}.lock")
+    return Path(tempfile.gettempdir()) / f"chatsite-{name}.lock"
+
+
+@contextmanager
+def file_lock(path: Path, name: str) -> Iterator[None]:
+    """An exclusive `flock` on a file: released by the kernel when the process exits, so
+    it never goes stale. The file itself stays; removing it would race with a waiter."""
+    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise AlreadyRunning(f"another {name} run is in progress (lock file {path})") from None
+        os.ftruncate(descriptor, 0)
+        os.write(descriptor, f"{os.getpid()}\n".encode())
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)
+
+
+@contextmanager
+def exclusive(name: str, using: str = "default") -> Iterator[None]:
+    """Run the block only if no other process is inside `exclusive(name)`; raise
+    AlreadyRunning otherwise. PostgreSQL: an advisory lock (works across hosts). SQLite:
+    a lock file beside the database (SQLite databases live on one host anyway)."""
+    if connections[using].vendor == "postgresql":
+        with advisory_lock(using, name):
+            yield
+    else:
+        with file_lock(lock_file_path(using, name), name):
+            yield
