@@ -22,6 +22,8 @@ class RequestContext:
     user: AbstractBaseUser
     page: PageContext = field(default_factory=PageContext)
     extra: dict[str, Any] = field(default_factory=dict)
+    # What the request did, for its log line: thread id, tokens used.
+    stats: dict[str, Any] = field(default_factory=dict)
 
     @property
     def user_id(self) -> Any:

@@ -24,7 +24,10 @@ class Thread(models.Model):
     output_tokens = models.PositiveBigIntegerField(default=0)
 
     class Meta:
-        indexes = [models.Index(fields=["owner", "created_at"], name="chat_thread_owner_created")]
+        # `id` breaks created_at ties in pages; in the index, pages need no extra sort.
+        indexes = [
+            models.Index(fields=["owner", "created_at", "id"], name="chat_thread_owner_created")
+        ]
         ordering = ["-created_at"]
 
     def __str__(self) -> str:

@@ -15,6 +15,8 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter, ValidationError
 
+from chat.attachments import sendability_problem
+from chat.conf import app_settings
 from chat.context import RequestContext
 from chat.store import DjangoStore
 
@@ -28,9 +30,11 @@ UNSUPPORTED_TYPES = {
     "threads.add_client_tool_output",
     "threads.add_structured_input",
     "input.transcribe",
-    "attachments.create",
-    "attachments.delete",
 }
+
+
+# Largest page a client may ask for in threads.list and items.list (0 means the default).
+MAX_PAGE_SIZE = 100
 
 
 class BadRequest(Exception):
@@ -49,6 +53,22 @@ def describe_validation_error(error: ValidationError) -> str:
     return "Invalid ChatKit request: " + "; ".join(parts)
 
 
+ID_FIELDS = ("thread_id", "item_id", "attachment_id", "after")
+
+
+def check_ids(request: ChatKitReq) -> None:
+    """Ids are opaque tokens the server issued; one with a NUL cannot be one of them, and
+    PostgreSQL would refuse even to look it up."""
+    params = request.params
+    named = {field: getattr(params, field, None) for field in ID_FIELDS}
+    named["item_ids"] = " ".join(getattr(params, "item_ids", None) or [])
+    user_input = getattr(params, "input", None)
+    named["input.attachments"] = " ".join(getattr(user_input, "attachments", None) or [])
+    for field, value in named.items():
+        if isinstance(value, str) and "\x00" in value:
+            raise BadRequest(f"params.{field} is not a valid id.")
+
+
 def parse_request(body: bytes) -> ChatKitReq:
     """The typed request, or BadRequest naming what is wrong with it."""
     try:
@@ -57,6 +77,10 @@ def parse_request(body: bytes) -> ChatKitReq:
         raise BadRequest(describe_validation_error(error)) from error
     if request.type in UNSUPPORTED_TYPES:
         raise BadRequest(f"Request type {request.type!r} is not supported by this server.")
+    check_ids(request)
+    limit = getattr(request.params, "limit", None)
+    if limit is not None and not 0 <= limit <= MAX_PAGE_SIZE:
+        raise BadRequest(f"params.limit must be between 1 and {MAX_PAGE_SIZE}.")
     return request
 
 
@@ -68,12 +92,25 @@ async def authorize_request(
     if thread_id is not None:
         await store.load_thread(thread_id, context)
     if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
-        for attachment_id in request.params.input.attachments:
-            await store.load_attachment(attachment_id, context)
+        await authorize_attachments(request.params.input.attachments, thread_id, context)
     if isinstance(request, ThreadsRetryAfterItemReq):
         item = await store.load_item(thread_id, request.params.item_id, context)
         if not isinstance(item, UserMessageItem):
             raise BadRequest("threads.retry_after_item must name a user message.")
+
+
+async def authorize_attachments(
+    attachment_ids: list[str], thread_id: str | None, context: RequestContext
+) -> None:
+    """A message may carry a bounded number of the user's own, fully uploaded attachments
+    (404 for a missing or foreign id, 400 for too many or one not uploaded yet)."""
+    limit = app_settings.ATTACHMENTS_PER_MESSAGE
+    if len(attachment_ids) > limit:
+        raise BadRequest(f"A message can carry at most {limit} attachments.")
+    for attachment_id in attachment_ids:
+        problem = await sendability_problem(attachment_id, thread_id, context)
+        if problem:
+            raise BadRequest(problem)
 
 
 __all__ = ["BadRequest", "NotFoundError", "authorize_request", "parse_request"]

@@ -5,6 +5,7 @@ subclass supplies the answer (`respond`), stores feedback, and fixes two things 
 leaves to integrations: model item ids and friendly provider errors.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 
@@ -26,6 +27,7 @@ from chatkit.types import (
 )
 
 from chat.agent import agent_for
+from chat.attachments import DjangoAttachmentStore
 from chat.conf import app_settings
 from chat.context import RequestContext
 from chat.converter import SiteItemConverter
@@ -84,11 +86,39 @@ async def with_store_item_ids(
         yield event
 
 
+class ModelSilent(Exception):
+    """The model sent nothing for CHAT_MODEL_TIMEOUT seconds."""
+
+
+async def cut_off_when_silent(
+    events: AsyncIterator[ThreadStreamEvent], seconds: float
+) -> AsyncIterator[ThreadStreamEvent]:
+    """Relay `events`, giving up when the next one takes longer than `seconds`.
+
+    Only the wait for the next event is timed, never the consumer's work between events,
+    so a long answer that keeps streaming is never cut off.
+    """
+    iterator = aiter(events)
+    while True:
+        try:
+            async with asyncio.timeout(seconds):
+                event = await anext(iterator)
+        except StopAsyncIteration:
+            return
+        except TimeoutError as error:
+            raise ModelSilent from error
+        yield event
+
+
 class SiteChatKitServer(ChatKitServer[RequestContext]):
     store: DjangoStore
 
-    def __init__(self, store: DjangoStore | None = None) -> None:
-        super().__init__(store or DjangoStore())
+    def __init__(
+        self,
+        store: DjangoStore | None = None,
+        attachment_store: DjangoAttachmentStore | None = None,
+    ) -> None:
+        super().__init__(store or DjangoStore(), attachment_store or DjangoAttachmentStore())
         self.converter = SiteItemConverter()
 
     async def respond(
@@ -119,18 +149,33 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
                 # Traces would be exported to OpenAI: never by default, and never offline.
                 run_config=RunConfig(tracing_disabled=True),
             )
+            timeout = app_settings.MODEL_TIMEOUT
             try:
                 async for event in with_store_item_ids(
-                    stream_agent_response(agent_context, result),
+                    cut_off_when_silent(stream_agent_response(agent_context, result), timeout),
                     lambda: self.store.generate_item_id("message", thread, context),
                 ):
                     yield event
+            except ModelSilent as error:
+                logger.warning("Model silent for %ss in thread %s", timeout, thread.id)
+                raise CustomStreamError(
+                    f"The assistant's model provider did not answer within {timeout:g} seconds."
+                    " Please retry.",
+                    allow_retry=True,
+                ) from error
             except openai.OpenAIError as error:
                 logger.warning("Model provider error in thread %s: %r", thread.id, error)
                 raise CustomStreamError(
                     provider_error_message(error), allow_retry=True
                 ) from error
+            finally:
+                # A client that hung up must not keep the model (and its bill) running.
+                if not result.is_complete:
+                    result.cancel()
         usage = result.context_wrapper.usage
+        context.stats.update(
+            thread_id=thread.id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens
+        )
         await self.store.record_usage(
             thread.id, usage.input_tokens, usage.output_tokens, context
         )

@@ -24,14 +24,15 @@ from chatkit.types import (
     UserMessageItem,
     WidgetItem,
 )
-from django.core.files.storage import default_storage
 from django.db import IntegrityError
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from pydantic import TypeAdapter
 
 from chat import models
+from chat.attachments import fresh_attachment, with_fresh_urls
 from chat.context import RequestContext
+from chat.retention import remove_files
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
@@ -71,6 +72,13 @@ def after_filter(order: str, created_at: datetime, tie_field: str, tie_value: An
     )
 
 
+async def fetch_page(rows: QuerySet, order: str, tie_field: str, limit: int) -> tuple[list, bool]:
+    """One page of `rows` (at least one row) and whether more follow it."""
+    limit = max(1, limit)
+    page = [row async for row in rows.order_by(*ordering(order, tie_field))[: limit + 1]]
+    return page[:limit], len(page) > limit
+
+
 def ordering(order: str, tie_field: str) -> list[str]:
     prefix = "" if order == "asc" else "-"
     return [f"{prefix}created_at", f"{prefix}{tie_field}"]
@@ -91,23 +99,30 @@ def thread_item(row: models.ThreadItem) -> ThreadItem:
     return thread_item_adapter.validate_python({**row.data, "created_at": row.created_at})
 
 
+def without_nul(value: Any) -> Any:
+    """`value` with NUL characters removed: PostgreSQL stores none, in text or in JSON.
+
+    Whether typed by a user or produced by a model, a NUL carries no meaning in a chat;
+    dropping it here keeps both databases alike and never loses a message over it.
+    """
+    if isinstance(value, str):
+        return value.replace("\x00", "")
+    if isinstance(value, dict):
+        return {without_nul(k): without_nul(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [without_nul(v) for v in value]
+    return value
+
+
 def item_fields(item: ThreadItem) -> dict[str, Any]:
     created_at = aware(item.created_at)
     item = item.model_copy(update={"created_at": created_at})
     return {
         "type": item.type,
         "created_at": created_at,
-        "data": item.model_dump(mode="json"),
-        "text": plain_text(item),
+        "data": without_nul(item.model_dump(mode="json")),
+        "text": without_nul(plain_text(item)),
     }
-
-
-async def delete_stored_files(names: list[str]) -> None:
-    """Remove files after their rows are gone, so a failure never leaves a row without
-    its file; a file left behind is harmless and the purge command finds no row for it."""
-    for name in names:
-        if name:
-            await sync_to_async(default_storage.delete)(name)
 
 
 class DjangoStore(Store[RequestContext]):
@@ -158,9 +173,9 @@ class DjangoStore(Store[RequestContext]):
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         # The SDK sometimes passes a full Thread (with items): persist the metadata only.
         fields = {
-            "title": (thread.title or "")[:200],
+            "title": without_nul(thread.title or "")[:200],
             "status": thread.status.model_dump(mode="json"),
-            "metadata": thread.metadata,
+            "metadata": without_nul(thread.metadata),
             "allowed_image_domains": thread.allowed_image_domains,
         }
         updated = await self.threads(context).filter(pk=thread.id).aupdate(**fields)
@@ -187,9 +202,8 @@ class DjangoStore(Store[RequestContext]):
             if anchor is None:
                 return Page(data=[], has_more=False, after=None)
             rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
-        page = [row async for row in rows.order_by(*ordering(order, "id"))[: limit + 1]]
-        has_more = len(page) > limit
-        data = [thread_metadata(row) for row in page[:limit]]
+        page, has_more = await fetch_page(rows, order, "id", limit)
+        data = [thread_metadata(row) for row in page]
         return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
@@ -203,7 +217,8 @@ class DjangoStore(Store[RequestContext]):
         deleted, _ = await thread.adelete()
         if not deleted:
             raise NotFoundError(f"Thread {thread_id} not found")
-        await delete_stored_files(files)
+        # Files go after their rows, so a failure never leaves a row without its file.
+        await sync_to_async(remove_files)(files)
 
     # --- items -------------------------------------------------------------------------
     async def load_thread_items(
@@ -222,7 +237,8 @@ class DjangoStore(Store[RequestContext]):
             rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
         page = [row async for row in rows.order_by(*ordering(order, "id"))[: limit + 1]]
         has_more = len(page) > limit
-        data = [thread_item(row) for row in page[:limit]]
+        # Stored image previews carry expiring signatures: re-sign them on every load.
+        data = [with_fresh_urls(thread_item(row), context) for row in page[:limit]]
         return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
 
     async def add_thread_item(
@@ -248,7 +264,7 @@ class DjangoStore(Store[RequestContext]):
         row = await self.items(thread_id, context).filter(item_id=item_id).afirst()
         if row is None:
             raise NotFoundError(f"Item {item_id} not found")
-        return thread_item(row)
+        return with_fresh_urls(thread_item(row), context)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -280,7 +296,7 @@ class DjangoStore(Store[RequestContext]):
         row = await self.attachments(context).filter(pk=attachment_id).afirst()
         if row is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-        return attachment_adapter.validate_python(row.data)
+        return fresh_attachment(attachment_adapter.validate_python(row.data), context)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         rows = self.attachments(context).filter(pk=attachment_id)
@@ -288,7 +304,8 @@ class DjangoStore(Store[RequestContext]):
         deleted, _ = await rows.adelete()
         if not deleted:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-        await delete_stored_files(files)
+        # Files go after their rows, so a failure never leaves a row without its file.
+        await sync_to_async(remove_files)(files)
 
     # --- feedback (not part of the Store contract, but scoped the same way) ------------
     async def save_feedback(

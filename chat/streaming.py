@@ -4,7 +4,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 logger = logging.getLogger(__name__)
 
@@ -18,7 +18,9 @@ def error_event(message: str) -> bytes:
 
 
 async def sse_stream(
-    events: AsyncIterable[bytes], keepalive_seconds: float
+    events: AsyncIterable[bytes],
+    keepalive_seconds: float,
+    on_close: Callable[[str], Awaitable[None]] | None = None,
 ) -> AsyncIterator[bytes]:
     """Relay `events`, sending a keepalive comment after `keepalive_seconds` of silence.
 
@@ -28,7 +30,8 @@ async def sse_stream(
     cancelled and awaited, so ChatKit's cancellation handler can save the partial answer
     before the request finishes. The queue is unbounded and filled with `put_nowait` so
     the producer only ever waits inside the SDK's stream: that is where the cancellation
-    must land for the SDK to see it.
+    must land for the SDK to see it. `on_close` runs last with how the stream ended:
+    "complete", "error" or "cancelled".
     """
     queue: asyncio.Queue[object] = asyncio.Queue()
 
@@ -42,6 +45,7 @@ async def sse_stream(
             queue.put_nowait(_END)
 
     producer = asyncio.create_task(produce())
+    outcome = "cancelled"
     try:
         while True:
             try:
@@ -50,8 +54,10 @@ async def sse_stream(
                 yield KEEPALIVE
                 continue
             if chunk is _END:
+                outcome = "complete"
                 return
             if isinstance(chunk, Exception):
+                outcome = "error"
                 logger.error("ChatKit stream failed", exc_info=chunk)
                 yield error_event("Something went wrong while answering. Please retry.")
                 return
@@ -61,3 +67,5 @@ async def sse_stream(
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await producer
+        if on_close is not None:
+            await on_close(outcome)

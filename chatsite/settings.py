@@ -50,6 +50,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
     "accounts",
@@ -58,7 +59,9 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "chatsite.middleware.ContentSecurityPolicyMiddleware",
+    "chatsite.middleware.AsyncWhiteNoiseMiddleware",
+    "corsheaders.middleware.CorsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -95,6 +98,20 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable, so requests answer 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+# Rate-limit counters, stream slots and turn locks live in the cache: Redis makes them
+# hold across several workers; local memory is enough for one process.
+REDIS_URL = os.environ.get("REDIS_URL", "")
+CACHES = {
+    "default": {
+        "BACKEND": "django.core.cache.backends.redis.RedisCache"
+        if REDIS_URL
+        else "django.core.cache.backends.locmem.LocMemCache",
+        "LOCATION": REDIS_URL,
+        # Several sites (or test runs) can share one Redis without sharing counters.
+        "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", ""),
+    }
+}
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
@@ -158,6 +175,28 @@ LOGGING = {
     },
 }
 
+# --- Security (production: DEBUG=0) -------------------------------------------------
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+# Load balancers probe health over plain HTTP.
+SECURE_REDIRECT_EXEMPT = [r"^healthz/$"]
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = not DEBUG
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else "31536000"))
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+X_FRAME_OPTIONS = "DENY"
+CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
+if env_bool("TRUST_X_FORWARDED_PROTO", False):
+    # Only behind a proxy that sets this header itself (see docker-compose.yml).
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+
+# Other sites (a docs site, a SPA) that may call the API from the browser. Bearer tokens
+# only: no cookies are sent cross-origin, so credentials stay off.
+CORS_ALLOWED_ORIGINS = env_list("CHAT_ALLOWED_ORIGINS")
+CORS_URLS_REGEX = r"^/(chatkit|api/token)/.*$"
+CORS_ALLOW_CREDENTIALS = False
+
 # --- Accounts ---------------------------------------------------------------------------
 ACCOUNTS_SIGNUP_ENABLED = env_bool("ACCOUNTS_SIGNUP_ENABLED", True)
 # Lifetime of the access token the page exchanges its session for.
@@ -177,6 +216,27 @@ _CHAT_ENVIRONMENT = {
     "CHAT_HISTORY_ITEMS": int,
     "CHAT_KEEPALIVE_SECONDS": float,
     "CHAT_DEMO_WORD_DELAY": float,
+    "CHAT_RATE_LIMIT": str,
+    "CHAT_MAX_CONCURRENT_STREAMS": int,
+    "CHAT_DAILY_TOKEN_QUOTA": int,
+    "CHAT_TURN_WAIT_SECONDS": float,
+    # The embedded widget (issue 3).
+    "CHAT_CDN_URL": str,
+    "CHAT_DOMAIN_KEY": str,
+    "CHAT_WIDGET_TIMEOUT": float,
+    "CHAT_GREETING": str,
+    "CHAT_COMPOSER_PLACEHOLDER": str,
+    # Retention (issue 6).
+    "CHAT_RETENTION_DAYS": int,
+    # Attachments (issue 5).
+    "CHAT_ATTACHMENT_MAX_BYTES": int,
+    "CHAT_ATTACHMENT_TYPES": lambda value: [t.strip() for t in value.split(",") if t.strip()],
+    "CHAT_ATTACHMENTS_PER_MESSAGE": int,
+    "CHAT_ATTACHMENT_UPLOAD_STRATEGY": str,
+    "CHAT_ATTACHMENT_URL_MAX_AGE": int,
+    "CHAT_ATTACHMENT_UPLOAD_URL_MAX_AGE": int,
+    "CHAT_ATTACHMENT_MODEL_MAX_BYTES": int,
+    "CHAT_ATTACHMENT_TEXT_MAX_CHARS": int,
 }
 for _name, _cast in _CHAT_ENVIRONMENT.items():
     if os.environ.get(_name):

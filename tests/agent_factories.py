@@ -1,6 +1,8 @@
 """Agent factories that tests name in CHAT_AGENT."""
 
-from agents import Agent
+import asyncio
+
+from agents import Agent, function_tool
 
 from chat.agent import build_agent
 from chat.context import RequestContext
@@ -42,3 +44,14 @@ def spy_factory(context: RequestContext) -> Agent:
 def pirate_factory(context: RequestContext) -> Agent:
     """A site's own agent: its own name and instructions, no tools."""
     return Agent(name="Pirate", instructions="Talk like a pirate.", model=spy_model)
+
+
+@function_tool
+async def slow_lookup() -> str:
+    """A tool that takes a while, so a test can hang up in the middle of it."""
+    await asyncio.sleep(2)
+    return "slow result"
+
+
+def slow_tool_factory(context: RequestContext) -> Agent:
+    return build_agent(context).clone(tools=[slow_lookup], model=DemoModel(word_delay=0))

@@ -1,5 +1,6 @@
 import pytest
 from asgiref.sync import sync_to_async
+from django.core.cache import cache
 from django.db import connections
 
 from tests.chatkit_client import ChatKitClient
@@ -23,6 +24,7 @@ def test_settings(settings, tmp_path):
     settings.CHAT_DEMO_WORD_DELAY = 0
     settings.ALLOWED_HOSTS = ["testserver", "localhost", "127.0.0.1"]
     settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()  # limit counters and turn locks must not leak between tests
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ body so tests can check what the model was sent.
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -15,6 +16,7 @@ class FakeChatCompletions:
     def __init__(self) -> None:
         self.requests: list[dict] = []
         self.fail_with: int | None = None
+        self.hang_seconds = 0.0
         self.replies = iter(())
 
     def next_reply(self) -> str:
@@ -29,6 +31,8 @@ def make_handler(state: FakeChatCompletions) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
             state.requests.append(json.loads(self.rfile.read(length)))
+            if state.hang_seconds:
+                time.sleep(state.hang_seconds)
             if state.fail_with:
                 self.send_json(state.fail_with, {"error": {"message": "nope", "type": "x"}})
                 return

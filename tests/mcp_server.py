@@ -1,6 +1,5 @@
 """A real MCP server (the `mcp` package, streamable HTTP) on loopback, for tests."""
 
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -9,11 +8,7 @@ from contextlib import contextmanager
 import uvicorn
 from mcp.server.mcpserver import MCPServer
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+from tests.instances import free_port
 
 
 def inventory_server() -> MCPServer:

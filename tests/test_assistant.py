@@ -10,7 +10,8 @@ from chat.models import Thread, ThreadItem, TokenUsage
 from chat.selectors import search_conversations
 from tests.agent_factories import spy_model
 from tests.chatkit_client import assistant_text, user_input
-from tests.mcp_server import free_port, running_mcp_server
+from tests.instances import free_port
+from tests.mcp_server import running_mcp_server
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -236,6 +236,11 @@ async def test_threads_list_shows_only_own_threads(alice_chat, bob_chat):
         (json.dumps({"type": "input.transcribe", "params": {"audio_base64": "", "mime_type": "a"}}),
          "not supported"),
         (json.dumps([1, 2, 3]), "Invalid ChatKit request"),
+        (json.dumps({"type": "threads.list", "params": {"limit": -5}}), "params.limit"),
+        (json.dumps({"type": "threads.get_by_id", "params": {"thread_id": "thr_\x00"}}),
+         "params.thread_id is not a valid id"),
+        (json.dumps({"type": "items.list", "params": {"thread_id": "t", "limit": 10**6}}),
+         "params.limit"),
     ],
 )
 async def test_malformed_requests_get_400_with_a_message(alice_chat, body, fragment):
@@ -272,3 +277,11 @@ async def test_retry_must_name_a_user_message(alice_chat):
     )
 
     assert status == 400 and "user message" in body["detail"]
+
+
+async def test_nul_characters_are_dropped_and_the_message_kept(alice_chat):
+    thread_id, events = await alice_chat.create_thread("before\x00after")
+
+    stored = await items_in_db(thread_id)
+    assert stored[0] == ("user_message", "beforeafter")
+    assert events[-1]["type"] != "error"

@@ -851,3 +851,16 @@ def test_load_thread_items_query_count_does_not_grow_with_rows(
     with django_assert_num_queries(few):
         page = async_to_sync(load)()
     assert len(page.data) == (50 if after is None else 49)
+
+
+async def test_nul_characters_from_the_model_are_dropped_not_fatal(alice):
+    context = as_user(alice)
+    await new_thread(alice, "thr_nul")
+
+    await store.add_thread_item(
+        "thr_nul", assistant_message("msg_nul", "thr_nul", "a\x00b"), context
+    )
+
+    loaded = await store.load_item("thr_nul", "msg_nul", context)
+    assert loaded.content[0].text == "ab"
+    assert (await models.ThreadItem.objects.aget(item_id="msg_nul")).text == "ab"

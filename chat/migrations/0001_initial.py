@@ -88,7 +88,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddIndex(
             model_name='thread',
-            index=models.Index(fields=['owner', 'created_at'], name='chat_thread_owner_created'),
+            index=models.Index(fields=['owner', 'created_at', 'id'], name='chat_thread_owner_created'),
         ),
         migrations.AddIndex(
             model_name='attachment',

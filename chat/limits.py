@@ -1,0 +1,129 @@
+"""Per-user limits and per-thread turn order, kept in Django's cache.
+
+With the default local-memory cache they hold within one process; with Redis
+(`REDIS_URL`) they hold across every worker, because `add` and `incr` are atomic there.
+"""
+
+import asyncio
+import math
+import re
+import time
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.cache import cache
+from django.db.models import Sum
+from django.utils import timezone
+
+from chat.conf import app_settings
+from chat.models import TokenUsage
+
+UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
+         "hour": 3600, "d": 86400, "day": 86400}
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
+# A crashed worker cannot release what it held; these bound how long that lasts.
+STREAM_SLOT_TTL = 15 * 60
+TURN_LOCK_TTL = 15 * 60
+
+
+class LimitExceeded(Exception):
+    """A limit was hit: answer 429 with `Retry-After: retry_after`."""
+
+    def __init__(self, message: str, retry_after: int):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = max(1, int(retry_after))
+
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate | None":
+        """"20/min", "100/hour", "5/10s"; empty or "0/..." means no limit."""
+        match = RATE.match((text or "").lower())
+        if not match or match.group(3) not in UNITS:
+            if text:
+                raise ValueError(f"CHAT_RATE_LIMIT {text!r} is not like '20/min'")
+            return None
+        count, multiple, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
+        return cls(count, multiple * UNITS[unit]) if count else None
+
+
+async def check_message_rate(user_id: Any) -> None:
+    """Count one new message against CHAT_RATE_LIMIT (a fixed window per user)."""
+    rate = Rate.parse(app_settings.RATE_LIMIT)
+    if rate is None:
+        return
+    now = time.time()
+    window = int(now // rate.seconds)
+    key = f"chat:rate:{user_id}:{rate.seconds}:{window}"
+    await cache.aadd(key, 0, timeout=rate.seconds + 1)
+    used = await cache.aincr(key)
+    if used > rate.count:
+        retry_after = math.ceil((window + 1) * rate.seconds - now)
+        raise LimitExceeded(
+            f"Too many messages: at most {rate.count} per {rate.seconds} seconds.", retry_after
+        )
+
+
+async def check_token_quota(user_id: Any) -> None:
+    """Refuse new messages once today's tokens reach CHAT_DAILY_TOKEN_QUOTA (0: no quota)."""
+    quota = app_settings.DAILY_TOKEN_QUOTA
+    if not quota:
+        return
+    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    used = await TokenUsage.objects.filter(user_id=user_id, created_at__gte=today).aaggregate(
+        total=Sum("input_tokens") + Sum("output_tokens")
+    )
+    if (used["total"] or 0) >= quota:
+        tomorrow = today + timedelta(days=1)
+        raise LimitExceeded(
+            "You have used today's token allowance. Please come back tomorrow.",
+            (tomorrow - timezone.localtime()).total_seconds(),
+        )
+
+
+@asynccontextmanager
+async def stream_slot(user_id: Any) -> AsyncIterator[None]:
+    """Hold one of the user's CHAT_MAX_CONCURRENT_STREAMS slots while a stream is open."""
+    limit = app_settings.MAX_CONCURRENT_STREAMS
+    if not limit:
+        yield
+        return
+    key = f"chat:streams:{user_id}"
+    await cache.aadd(key, 0, timeout=STREAM_SLOT_TTL)
+    if await cache.aincr(key) > limit:
+        await cache.adecr(key)
+        raise LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
+    try:
+        yield
+    finally:
+        await cache.adecr(key)
+
+
+@asynccontextmanager
+async def thread_turn(thread_id: str) -> AsyncIterator[None]:
+    """One answer at a time per thread: a second message waits for the first answer.
+
+    Two messages sent to one thread at the same moment are then both stored, in order,
+    and each is answered with the other in its history.
+    """
+    key = f"chat:turn:{thread_id}"
+    token = uuid.uuid4().hex
+    deadline = time.monotonic() + app_settings.TURN_WAIT_SECONDS
+    while not await cache.aadd(key, token, timeout=TURN_LOCK_TTL):
+        if time.monotonic() > deadline:
+            raise LimitExceeded("Another answer in this conversation is still running.", 5)
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        if await cache.aget(key) == token:
+            await cache.adelete(key)

@@ -1,0 +1,75 @@
+"""Middleware that keeps the request path fully async.
+
+One sync-only middleware makes Django run the whole chain, async views included, through
+asgiref's thread-sensitive executor: a request waiting inside its view then holds the
+thread that other requests' async ORM calls need, and their streams stall.
+"""
+
+from urllib.parse import urlsplit
+
+from asgiref.sync import markcoroutinefunction, sync_to_async
+from django.http import HttpRequest, HttpResponseBase
+from whitenoise.middleware import WhiteNoiseMiddleware
+
+
+class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
+    """WhiteNoise's static files, with every other request passed straight on."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        super().__init__(get_response)
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        path = request.path_info
+        static_file = self.find_file(path) if self.autorefresh else self.files.get(path)
+        if static_file is not None:
+            # Opening and statting the file is blocking I/O: keep it off the event loop.
+            return await sync_to_async(self.serve, thread_sensitive=False)(static_file, request)
+        return await self.get_response(request)
+
+
+class ContentSecurityPolicyMiddleware:
+    """A Content-Security-Policy for the site's pages: its own origin, plus the ChatKit CDN
+    (the web component's script and its iframe), and nothing else external.
+
+    Responses that set their own policy (attachment downloads) keep it.
+    """
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        response = await self.get_response(request)
+        if "Content-Security-Policy" not in response:
+            response["Content-Security-Policy"] = content_security_policy()
+        return response
+
+
+def content_security_policy() -> str:
+    from chat.conf import app_settings  # the chat app's settings, read per response
+
+    parts = urlsplit(app_settings.CDN_URL)
+    cdn = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    directives = {
+        "default-src": "'self'",
+        "script-src": f"'self' {cdn}",
+        # The widget and Django admin set inline style attributes.
+        "style-src": f"'self' 'unsafe-inline' {cdn}",
+        "img-src": f"'self' data: blob: {cdn}",
+        "font-src": f"'self' data: {cdn}",
+        "connect-src": f"'self' {cdn}",
+        "frame-src": cdn or "'none'",
+        "worker-src": "'self' blob:",
+        "object-src": "'none'",
+        "base-uri": "'self'",
+        "form-action": "'self'",
+        "frame-ancestors": "'none'",
+    }
+    return "; ".join(f"{name} {value.strip()}" for name, value in directives.items())

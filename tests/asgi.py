@@ -1,0 +1,56 @@
+"""Requests through Django's real ASGI handler, with control over the client's hang-up."""
+
+import asyncio
+import json
+
+from django.core.handlers.asgi import ASGIHandler
+
+from tests.chatkit_client import bearer
+
+
+async def post_over_asgi(user, body: dict, disconnect_after_chunks: int | None = None):
+    """POST /chatkit/ through Django's ASGI handler, optionally hanging up mid-stream.
+
+    Returns the response body chunks received before the end (or the disconnect).
+    """
+    raw = json.dumps(body).encode()
+    headers = [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(raw)).encode()),
+        (b"host", b"testserver"),
+        *[(k.lower().encode(), v.encode()) for k, v in bearer(user).items()],
+    ]
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/chatkit/",
+        "raw_path": b"/chatkit/",
+        "query_string": b"",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    hang_up = asyncio.Event()
+    body_sent = False
+    chunks: list[bytes] = []
+
+    async def receive():
+        nonlocal body_sent
+        if not body_sent:
+            body_sent = True
+            return {"type": "http.request", "body": raw, "more_body": False}
+        await hang_up.wait()
+        return {"type": "http.disconnect"}
+
+    async def send(message):
+        if message["type"] == "http.response.body" and message.get("body"):
+            chunks.append(message["body"])
+            data_chunks = [c for c in chunks if c.startswith(b"data: ")]
+            if disconnect_after_chunks is not None and len(data_chunks) >= disconnect_after_chunks:
+                hang_up.set()
+
+    await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=30)
+    return chunks

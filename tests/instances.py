@@ -1,0 +1,94 @@
+"""Run the site as a second, separate app instance (another process) for tests.
+
+The second instance uses the same test database and whatever cache the environment
+names, exactly like another worker behind the load balancer.
+"""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SCRIPT = """
+import json, os, sys
+import django
+django.setup()
+from asgiref.sync import async_to_sync
+from django.test import Client
+
+
+async def read_all(chunks):
+    return b"".join([chunk async for chunk in chunks])
+
+
+requests = json.load(sys.stdin)
+client = Client()
+statuses = []
+for request in requests:
+    response = client.post(
+        "/chatkit/", json.dumps(request["body"]), content_type="application/json",
+        headers=request.get("headers", {}),
+    )
+    if response.streaming:
+        async_to_sync(read_all)(response.streaming_content)
+    statuses.append([response.status_code, response.get("Retry-After")])
+print(json.dumps(statuses))
+"""
+
+
+def database_url_for(settings_dict: dict[str, Any]) -> str:
+    """A DATABASE_URL naming the database of `settings_dict` (the test database, in tests)."""
+    engine = settings_dict["ENGINE"]
+    if engine == "django.db.backends.sqlite3":
+        return f"sqlite:///{Path(settings_dict['NAME']).resolve()}"
+    if engine == "django.db.backends.postgresql":
+        user = quote(settings_dict.get("USER") or "", safe="")
+        password = quote(settings_dict.get("PASSWORD") or "", safe="")
+        credentials = f"{user}:{password}@" if password else (f"{user}@" if user else "")
+        host = settings_dict.get("HOST") or "127.0.0.1"
+        port = settings_dict.get("PORT") or 5432
+        return f"postgres://{credentials}{host}:{port}/{quote(settings_dict['NAME'], safe='')}"
+    raise RuntimeError(f"another instance cannot share a {engine} database")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def instance_environment(**overrides: str) -> dict[str, str]:
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "chatsite.settings",
+        "DEBUG": "1",
+        "ALLOWED_HOSTS": "testserver",
+        "DATABASE_URL": database_url_for(connection.settings_dict),
+        "CHAT_DEMO_WORD_DELAY": "0",
+        "PYTHONPATH": str(ROOT),
+    }
+    env.update(overrides)
+    return env
+
+
+def run_second_instance(requests: list[dict], **env: str) -> list[list]:
+    """POST each request to /chatkit/ in another process; returns [status, Retry-After]."""
+    completed = subprocess.run(
+        [sys.executable, "-c", SCRIPT],
+        input=json.dumps(requests),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env=instance_environment(**env),
+        timeout=120,
+    )
+    assert completed.returncode == 0, completed.stderr
+    return json.loads(completed.stdout.strip().splitlines()[-1])

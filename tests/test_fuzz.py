@@ -1,0 +1,122 @@
+"""Property-based fuzzing of /chatkit/ from two users.
+
+Whatever the body, valid-shaped or malformed: no 5xx, no traceback in the answer, and
+never a byte of the other user's conversation.
+"""
+
+import json
+import os
+
+import pytest
+from asgiref.sync import async_to_sync
+from django.test import Client
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+
+from chat.models import Thread, ThreadItem
+from tests.chatkit_client import ChatKitClient, bearer, user_input
+
+pytestmark = pytest.mark.django_db
+
+# Locally every run explores new examples (and replays past failures from .hypothesis/);
+# on CI the examples are derived from the test itself, so a run is reproducible.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
+
+SECRET = "ALICE-SECRET-7731"
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-10, 10**6) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner,
+                                                                max_size=3),
+    max_leaves=6,
+)
+
+
+def bodies(known_ids: list[str]) -> st.SearchStrategy[bytes]:
+    """Mostly well-shaped requests naming real ids (the other user's among them), plus
+    malformed ones: wrong types, unknown request types, random JSON and bytes."""
+    real = st.sampled_from(known_ids)
+    ids = st.one_of(real, real, real, st.text(max_size=30), json_values)
+    inputs = st.one_of(st.builds(user_input, st.text(max_size=40)), json_values)
+    pages = {"limit": st.integers(-5, 500), "after": ids, "order": st.sampled_from(
+        ["asc", "desc", "sideways"])}
+    params_by_type = {
+        "threads.create": {"input": inputs},
+        "threads.add_user_message": {"thread_id": ids, "input": inputs},
+        "threads.get_by_id": {"thread_id": ids},
+        "threads.delete": {"thread_id": ids},
+        "threads.list": pages,
+        "threads.update": {"thread_id": ids, "title": st.text(max_size=50)},
+        "threads.retry_after_item": {"thread_id": ids, "item_id": ids},
+        "items.list": {"thread_id": ids, **pages},
+        "items.feedback": {"thread_id": ids, "item_ids": st.lists(ids, max_size=3),
+                           "kind": st.sampled_from(["positive", "negative", "meh"])},
+        "attachments.delete": {"attachment_id": ids},
+        "attachments.create": {"name": st.text(max_size=20), "size": st.integers(-1, 10**9),
+                               "mime_type": st.sampled_from(["image/png", "x/evil"])},
+        "input.transcribe": {"audio_base64": st.text(max_size=10), "mime_type": st.text()},
+    }
+    shaped = st.one_of(
+        *[
+            st.fixed_dictionaries(
+                {"type": st.just(kind), "params": st.fixed_dictionaries({}, optional=params)},
+                optional={"metadata": json_values},
+            )
+            for kind, params in params_by_type.items()
+        ]
+    )
+    wrong_type = st.fixed_dictionaries(
+        {"type": st.text(max_size=20), "params": st.dictionaries(st.text(max_size=10), ids)}
+    )
+    encoded = st.one_of(shaped, shaped, shaped, wrong_type, json_values).map(
+        lambda body: json.dumps(body).encode()
+    )
+    return st.one_of(encoded, encoded, encoded, st.binary(max_size=300))
+
+
+async def read_all(chunks) -> bytes:
+    return b"".join([chunk async for chunk in chunks])
+
+
+def post(user, body: bytes):
+    response = Client().post(
+        "/chatkit/", body, content_type="application/json", headers=bearer(user)
+    )
+    content = (
+        async_to_sync(read_all)(response.streaming_content)
+        if response.streaming
+        else response.content
+    )
+    return response.status_code, content
+
+
+def test_fuzzed_requests_never_fail_or_leak(alice, bob, settings):
+    settings.CHAT_RATE_LIMIT = ""
+    alice_thread, _ = async_to_sync(ChatKitClient(alice).create_thread)(SECRET)
+    bob_thread, _ = async_to_sync(ChatKitClient(bob).create_thread)("bob's own words")
+    alice_items = list(
+        ThreadItem.objects.filter(thread_id=alice_thread).values_list("item_id", "text")
+    )
+    known_ids = [alice_thread, bob_thread, *(item_id for item_id, _ in alice_items)]
+
+    @given(body=bodies(known_ids))
+    @hypothesis_settings(
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def bob_sends(body: bytes) -> None:
+        status, content = post(bob, body)
+        assert status < 500, content
+        assert b"Traceback" not in content
+        assert SECRET.encode() not in content
+        # Alice's conversation is exactly as she left it.
+        assert Thread.objects.get(pk=alice_thread).title == SECRET
+        assert list(
+            ThreadItem.objects.filter(thread_id=alice_thread).values_list("item_id", "text")
+        ) == alice_items
+
+    bob_sends()

@@ -1,0 +1,141 @@
+"""Rate limits, concurrent-stream limits, quotas and turn order."""
+
+import asyncio
+import uuid
+
+import pytest
+
+from chat.models import Thread, ThreadItem, TokenUsage
+from tests.chatkit_client import bearer, parse_sse, user_input
+from tests.instances import run_second_instance
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+def create_body(text: str = "hi") -> dict:
+    return {"type": "threads.create", "params": {"input": user_input(text)}}
+
+
+async def read(response) -> list[dict]:
+    return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
+
+
+@pytest.fixture
+def shared_redis_cache(settings):
+    """This process and a second instance share one Redis, under a prefix of our own."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    return {"REDIS_URL": REDIS, "CACHE_KEY_PREFIX": prefix}
+
+
+async def test_too_many_messages_get_429_with_retry_after(alice_chat, bob_chat, settings):
+    settings.CHAT_RATE_LIMIT = "2/min"
+    for _ in range(2):
+        assert (await alice_chat.post(create_body())).status_code == 200
+
+    response = await alice_chat.post(create_body("one too many"))
+
+    assert response.status_code == 429
+    assert 1 <= int(response["Retry-After"]) <= 60
+    assert "Too many messages" in response.json()["detail"]
+    assert not await ThreadItem.objects.filter(text="one too many").aexists()
+    assert (await bob_chat.post(create_body())).status_code == 200  # per user
+
+
+async def test_reads_are_not_rate_limited(alice_chat, settings):
+    settings.CHAT_RATE_LIMIT = "1/min"
+    await alice_chat.post(create_body())
+
+    statuses = [(await alice_chat.call("threads.list"))[0] for _ in range(5)]
+
+    assert statuses == [200] * 5
+
+
+async def test_concurrent_streams_are_limited_per_user(alice_chat, bob_chat, settings):
+    settings.CHAT_MAX_CONCURRENT_STREAMS = 1
+    first = await alice_chat.post(create_body("first"))  # streaming, not read yet: open
+
+    second = await alice_chat.post(create_body("second"))
+    other_user = await bob_chat.post(create_body("bob's"))
+    await read(first)
+    await read(other_user)
+    third = await alice_chat.post(create_body("third"))
+    await read(third)
+
+    assert (second.status_code, third.status_code, other_user.status_code) == (429, 200, 200)
+    assert second["Retry-After"]
+
+
+async def test_daily_token_quota(alice_chat, alice, settings):
+    settings.CHAT_DAILY_TOKEN_QUOTA = 100
+    await TokenUsage.objects.acreate(user=alice, input_tokens=60, output_tokens=40)
+
+    response = await alice_chat.post(create_body())
+
+    assert response.status_code == 429
+    assert "token allowance" in response.json()["detail"]
+    assert int(response["Retry-After"]) <= 86400
+
+
+async def test_rate_limit_is_shared_between_two_instances(alice, alice_chat, settings,
+                                                          shared_redis_cache):
+    settings.CHAT_RATE_LIMIT = "3/min"
+    for _ in range(2):
+        await read(await alice_chat.post(create_body()))
+
+    statuses = await asyncio.to_thread(
+        run_second_instance,
+        [{"body": create_body(), "headers": bearer(alice)}] * 2,
+        CHAT_RATE_LIMIT="3/min",
+        **shared_redis_cache,
+    )
+
+    assert [status for status, _ in statuses] == [200, 429]
+    assert int(statuses[1][1]) >= 1
+
+
+async def test_stream_limit_is_shared_between_two_instances(alice, alice_chat, settings,
+                                                            shared_redis_cache):
+    settings.CHAT_MAX_CONCURRENT_STREAMS = 1
+    open_stream = await alice_chat.post(create_body("still streaming"))
+
+    statuses = await asyncio.to_thread(
+        run_second_instance,
+        [{"body": create_body(), "headers": bearer(alice)}],
+        CHAT_MAX_CONCURRENT_STREAMS="1",
+        **shared_redis_cache,
+    )
+    await read(open_stream)
+
+    assert statuses[0][0] == 429
+
+
+async def test_two_messages_at_once_are_both_stored_in_order_and_answered(alice_chat, settings):
+    thread_id, _ = await alice_chat.create_thread("start")
+    settings.CHAT_DEMO_WORD_DELAY = 0.01
+
+    async def send(text: str) -> list[dict]:
+        body = {"type": "threads.add_user_message",
+                "params": {"thread_id": thread_id, "input": user_input(text)}}
+        return await read(await alice_chat.post(body))
+
+    first, second = await asyncio.gather(send("first at once"), send("second at once"))
+
+    rows = [(row.type, row.text) async for row in ThreadItem.objects.filter(thread_id=thread_id)]
+    kinds = [kind for kind, _ in rows]
+    assert kinds == ["user_message", "assistant_message"] * 3
+    sent = [text for kind, text in rows if kind == "user_message"][1:]
+    assert sorted(sent) == ["first at once", "second at once"]
+    # Each answer follows its own question: the turns did not interleave.
+    for index in (2, 4):
+        assert rows[index][1] in rows[index + 1][1]
+    assert all(events[-1]["type"] != "error" for events in (first, second))
+    assert await Thread.objects.filter(pk=thread_id).acount() == 1
