@@ -4,18 +4,13 @@ what (superusers, reviewers, other staff, non-staff)."""
 
 import importlib
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageItem,
     ClientToolCallItem,
     FileAttachment,
-    InferenceOptions,
     SDKHiddenContextItem,
-    UserMessageItem,
-    UserMessageTextContent,
     WidgetItem,
 )
 from chatkit.widgets import Card, Text
@@ -32,11 +27,11 @@ from django.urls import reverse
 from chat import admin as chat_admin
 from chat import export as chat_export
 from chat import models
-from chat.store import item_fields
+from tests import factories
+from tests.factories import T0, add, assistant_says, user_says
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 CHANGELIST = "/admin/chat/thread/"
 REVIEWERS = importlib.import_module("chat.migrations.0002_conversation_reviewers_group")
 
@@ -47,45 +42,8 @@ def page(thread_id: str, view: str = "change") -> str:
 
 
 def make_thread(owner, thread_id: str, title: str = "", minutes: int = 0) -> models.Thread:
-    created = T0 + timedelta(minutes=minutes)
-    return models.Thread.objects.create(
-        id=thread_id,
-        owner=owner,
-        title=title,
-        created_at=created,
-        updated_at=created,
-        input_tokens=100,
-        output_tokens=23,
-    )
-
-
-def add(thread: models.Thread, item) -> models.ThreadItem:
-    return models.ThreadItem.objects.create(thread=thread, item_id=item.id, **item_fields(item))
-
-
-def user_says(thread, item_id, text, second=1, **extra) -> models.ThreadItem:
-    return add(
-        thread,
-        UserMessageItem(
-            id=item_id,
-            thread_id=thread.id,
-            created_at=T0 + timedelta(seconds=second),
-            content=[UserMessageTextContent(text=text)],
-            inference_options=InferenceOptions(),
-            **extra,
-        ),
-    )
-
-
-def assistant_says(thread, item_id, text, second=2) -> models.ThreadItem:
-    return add(
-        thread,
-        AssistantMessageItem(
-            id=item_id,
-            thread_id=thread.id,
-            created_at=T0 + timedelta(seconds=second),
-            content=[AssistantMessageContent(text=text)],
-        ),
+    return factories.make_thread(
+        owner, thread_id, title, minutes, input_tokens=100, output_tokens=23
     )
 
 

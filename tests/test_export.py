@@ -4,73 +4,30 @@ it is read, and how the shared renderer reads every kind of stored item."""
 
 import io
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from chatkit.types import (
-    AssistantMessageContent,
-    AssistantMessageItem,
     ClientToolCallItem,
     EndOfTurnItem,
     FileAttachment,
-    InferenceOptions,
     SDKHiddenContextItem,
-    UserMessageItem,
-    UserMessageTextContent,
 )
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat import export, models
-from chat.store import item_fields
+from tests import factories
+from tests.factories import T0, add, assistant_says, user_says
 
 pytestmark = pytest.mark.django_db
 
-T0 = datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC)
 
 
 def make_thread(owner, thread_id: str, title: str = "", minutes: int = 0) -> models.Thread:
-    created = T0 + timedelta(minutes=minutes)
-    return models.Thread.objects.create(
-        id=thread_id,
-        owner=owner,
-        title=title,
-        created_at=created,
-        updated_at=created,
-        input_tokens=10,
-        output_tokens=20,
-    )
-
-
-def add(thread: models.Thread, item) -> models.ThreadItem:
-    """Store an SDK item the way the store does."""
-    return models.ThreadItem.objects.create(thread=thread, item_id=item.id, **item_fields(item))
-
-
-def user_says(thread: models.Thread, item_id: str, text: str, second: int, **extra):
-    return add(
-        thread,
-        UserMessageItem(
-            id=item_id,
-            thread_id=thread.id,
-            created_at=T0 + timedelta(seconds=second),
-            content=[UserMessageTextContent(text=text)],
-            inference_options=InferenceOptions(),
-            **extra,
-        ),
-    )
-
-
-def assistant_says(thread: models.Thread, item_id: str, text: str, second: int):
-    return add(
-        thread,
-        AssistantMessageItem(
-            id=item_id,
-            thread_id=thread.id,
-            created_at=T0 + timedelta(seconds=second),
-            content=[AssistantMessageContent(text=text)],
-        ),
+    return factories.make_thread(
+        owner, thread_id, title, minutes, input_tokens=10, output_tokens=20
     )
 
 
