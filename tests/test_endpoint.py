@@ -1,8 +1,13 @@
 """Every ChatKit request type through /chatkit/, as a client sees it."""
 
+import base64
 import json
+from datetime import timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
+from django.utils import timezone
+from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from chat.models import Feedback, Thread, ThreadItem
 from tests import agent_factories
@@ -285,3 +290,61 @@ async def test_nul_characters_are_dropped_and_the_message_kept(alice_chat):
     stored = await items_in_db(thread_id)
     assert stored[0] == ("user_message", "beforeafter")
     assert events[-1]["type"] != "error"
+
+
+# --- authentication at the endpoint ---------------------------------------------------
+
+
+def b64url(data: dict) -> str:
+    return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
+
+def expired(user) -> str:
+    token = AccessToken.for_user(user)
+    token.set_exp(from_time=timezone.now() - timedelta(hours=1), lifetime=timedelta(minutes=5))
+    return f"Bearer {token}"
+
+
+def tampered(user) -> str:
+    header, payload, signature = str(AccessToken.for_user(user)).split(".")
+    return f"Bearer {header}.{b64url({'token_type': 'access', 'user_id': '999'})}.{signature}"
+
+
+def alg_none(user) -> str:
+    claims = AccessToken.for_user(user).payload
+    return f"Bearer {b64url({'alg': 'none', 'typ': 'JWT'})}.{b64url(claims)}."
+
+
+def refresh_as_access(user) -> str:
+    return f"Bearer {RefreshToken.for_user(user)}"
+
+
+def of_inactive_user(user) -> str:
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+    return f"Bearer {AccessToken.for_user(user)}"
+
+
+@pytest.mark.parametrize(
+    "authorization",
+    [
+        lambda user: None,
+        lambda user: "Basic YWxpY2U6cGFzc3dvcmQ=",
+        expired,
+        tampered,
+        alg_none,
+        refresh_as_access,
+        of_inactive_user,
+    ],
+    ids=["missing", "not-bearer", "expired", "tampered", "alg-none", "refresh", "inactive"],
+)
+async def test_bad_tokens_get_401_json_with_a_challenge(alice, alice_chat, authorization):
+    value = await sync_to_async(authorization)(alice)
+    headers = {} if value is None else {"Authorization": value}
+
+    response = await alice_chat.post({"type": "threads.list", "params": {}}, headers=headers)
+
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"].startswith("Bearer")
+    assert response.json()["detail"]
+    assert await Thread.objects.acount() == 0

@@ -21,6 +21,8 @@ async def test_healthz_is_503_when_the_database_does_not(async_client, monkeypat
 
     assert response.status_code == 503
     assert response.json()["database"] == "unreachable"
+    monkeypatch.undo()  # the database is back: the next request recovers by itself
+    assert (await async_client.get("/healthz/")).status_code == 200
 
 
 async def test_chatkit_answers_503_when_the_database_is_down(alice_chat, monkeypatch):
@@ -33,3 +35,5 @@ async def test_chatkit_answers_503_when_the_database_is_down(alice_chat, monkeyp
 
     assert status == 503
     assert "temporarily unavailable" in body["detail"]
+    monkeypatch.undo()
+    assert (await alice_chat.call("threads.list"))[0] == 200
