@@ -50,6 +50,11 @@ DEFAULTS: dict[str, Any] = {
     # Seconds the page waits for the ChatKit script to define <openai-chatkit> before it
     # tells the user the widget could not be loaded.
     "WIDGET_TIMEOUT": 10.0,
+    # Which chat client the panel runs: "auto" (ChatKit when its script loads within
+    # WIDGET_TIMEOUT, else the site's built-in client), "builtin" (always the built-in
+    # client; the CDN is never contacted, for air-gapped sites) or "chatkit" (never the
+    # built-in client: the panel explains when ChatKit cannot load).
+    "WIDGET": "auto",
     # Start screen and composer texts of the widget.
     "GREETING": "How can I help you today?",
     "PROMPTS": [

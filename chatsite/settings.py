@@ -224,6 +224,7 @@ _CHAT_ENVIRONMENT = {
     "CHAT_CDN_URL": str,
     "CHAT_DOMAIN_KEY": str,
     "CHAT_WIDGET_TIMEOUT": float,
+    "CHAT_WIDGET": str,  # auto | builtin | chatkit (issue 7)
     "CHAT_GREETING": str,
     "CHAT_COMPOSER_PLACEHOLDER": str,
     # Retention (issue 6).

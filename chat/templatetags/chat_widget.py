@@ -1,0 +1,110 @@
+"""`{% chat_widget %}`: the floating chat on every page of the site.
+
+Logged-in users get the launcher, the panel and the widget's configuration as a
+`json_script` block that static/chat/main.js reads; anonymous visitors get a "Log in to
+chat" link. Everything the page needs from the server is decided here, so the JavaScript
+holds no settings of its own.
+"""
+
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from django import template
+from django.conf import settings
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.shortcuts import resolve_url
+from django.urls import reverse
+
+from chat import attachments
+from chat.conf import app_settings
+
+register = template.Library()
+logger = logging.getLogger(__name__)
+
+
+def api_options(request: HttpRequest) -> dict[str, Any]:
+    """ChatKit's `api` option without `fetch` (the page adds it); the page passes every
+    key through."""
+    return {
+        "url": reverse("chatkit"),
+        "domainKey": app_settings.DOMAIN_KEY,
+        "uploadStrategy": attachments.upload_strategy_option(request),
+    }
+
+
+def chatkit_options(request: HttpRequest) -> dict[str, Any]:
+    """The JSON part of ChatKit's options, from settings.
+
+    The page adds what only it knows (`api.fetch`, `theme`, `initialThread`) and always
+    hands ChatKit the full set, because `setOptions` replaces rather than merges.
+    """
+    return {
+        "api": api_options(request),
+        "frameTitle": "Chat with the assistant",
+        "history": {"enabled": True, "showDelete": True, "showRename": True},
+        "startScreen": {
+            "greeting": app_settings.GREETING,
+            "prompts": list(app_settings.PROMPTS),
+        },
+        "composer": {
+            "placeholder": app_settings.COMPOSER_PLACEHOLDER,
+            "attachments": attachments.composer_attachment_options(),
+        },
+        "threadItemActions": {"feedback": True, "retry": True},
+    }
+
+
+WIDGET_MODES = ("auto", "builtin", "chatkit")
+ATTACHMENT_ID_PLACEHOLDER = "__id__"
+
+
+def widget_mode() -> str:
+    """CHAT_WIDGET: "auto" (ChatKit if its script loads in time, else the built-in client),
+    "builtin" (always the built-in client, the CDN is never contacted) or "chatkit" (never
+    the built-in client). An unknown value is logged and treated as "auto"."""
+    mode = str(app_settings.WIDGET).strip().lower()
+    if mode not in WIDGET_MODES:
+        logger.warning(
+            "CHAT_WIDGET=%r is not one of %s; using 'auto'", mode, ", ".join(WIDGET_MODES)
+        )
+        return "auto"
+    return mode
+
+
+def widget_config(request: HttpRequest) -> dict[str, Any]:
+    """Everything static/chat/main.js needs to run the chat for the logged-in user."""
+    return {
+        # Part of the localStorage keys, so two users of one browser never share a thread.
+        "userId": str(request.user.pk),
+        "tokenUrl": reverse("token_session"),
+        # get_token also makes sure the CSRF cookie is set for the token exchange.
+        "csrfToken": get_token(request),
+        "csrfCookieName": settings.CSRF_COOKIE_NAME,
+        # Which client the panel runs (static/chat/choose-client.js decides with it).
+        "widget": widget_mode(),
+        "cdnUrl": app_settings.CDN_URL,
+        "widgetTimeout": float(app_settings.WIDGET_TIMEOUT),
+        # Where the built-in client links a sent file (the owner's session may read it).
+        "attachmentUrl": reverse("chatkit-attachment", args=[ATTACHMENT_ID_PLACEHOLDER]),
+        "chatkit": chatkit_options(request),
+    }
+
+
+def login_link(request: HttpRequest) -> str:
+    """The login page, coming back to this page afterwards; empty on the login page itself."""
+    login_url = resolve_url(settings.LOGIN_URL)
+    if request.path == login_url:
+        return ""
+    return f"{login_url}?{urlencode({'next': request.get_full_path()})}"
+
+
+@register.inclusion_tag("chat/widget.html", takes_context=True)
+def chat_widget(context: template.Context) -> dict[str, Any]:
+    request = context.get("request")
+    if request is None:
+        return {}
+    if not request.user.is_authenticated:
+        return {"login_url": login_link(request)}
+    return {"config": widget_config(request)}

@@ -1,0 +1,82 @@
+// Entry point on every page: the theme toggle for everyone, and for logged-in users the
+// chat (launcher, panel, tokens, page context, Ask AI). Each job lives in its own module.
+
+import { createChatFetch } from "./chat-fetch.js";
+import { chooseClient, loadClientScript } from "./choose-client.js";
+import { readChatConfig } from "./config.js";
+import { createNotice } from "./notice.js";
+import { createPageContext } from "./page-context.js";
+import { createPanel } from "./panel.js";
+import { initAskAI } from "./selection.js";
+import { initTheme } from "./theme.js";
+import { createTokenSource } from "./tokens.js";
+
+const theme = initTheme(document.getElementById("theme-toggle"));
+const config = readChatConfig();
+if (config) {
+  startChat(config);
+}
+
+function startChat(config) {
+  const panelElement = document.getElementById("chat-panel");
+  const launcher = document.getElementById("chat-launcher");
+  if (!panelElement || !launcher) {
+    return;
+  }
+  // Start fetching the widget now, so the first opening does not wait for the network
+  // (unless the site always uses its built-in client: then nothing is fetched).
+  const scriptLoad = loadClientScript(config);
+  const pageContext = createPageContext();
+  const tokens = createTokenSource({
+    url: config.tokenUrl,
+    csrfToken: config.csrfToken,
+    csrfCookieName: config.csrfCookieName,
+    userId: config.userId,
+  });
+  const chatFetch = createChatFetch({ tokens, pageContext });
+  const notice = createNotice(panelElement.querySelector("[data-chat-notice]"));
+  const body = panelElement.querySelector("[data-chat-body]");
+
+  let client = null;
+  const ensureClient = () => {
+    client ??= chooseClient({ config, scriptLoad, chatFetch, theme, notice }).then((chosen) => {
+      chosen.mount(body);
+      return chosen;
+    });
+    return client;
+  };
+
+  const panel = createPanel({
+    launcher,
+    panel: panelElement,
+    closeButton: panelElement.querySelector("[data-chat-close]"),
+    // Per user, like the thread: another user of this browser starts with it closed.
+    storageKey: `chat.panel.${config.userId}`,
+    onOpen: ({ focus }) =>
+      ensureClient().then((chosen) => {
+        if (focus) {
+          chosen.focus();
+        }
+      }),
+  });
+
+  theme.onChange(() => client?.then((chosen) => chosen.applyTheme()));
+
+  const content = document.getElementById("content");
+  const askButton = document.getElementById("chat-ask");
+  if (content && askButton) {
+    initAskAI({
+      root: content,
+      button: askButton,
+      onAsk: (text) => {
+        pageContext.setSelection(text);
+        panel.open({ focus: false });
+        ensureClient()
+          .then((chosen) => chosen.quote(text))
+          .catch((error) => console.error("Could not put the selection into the chat", error));
+      },
+    });
+  }
+
+  panel.restore();
+}

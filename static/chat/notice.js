@@ -1,0 +1,35 @@
+// The panel's message line: errors in plain words, dismissable.
+
+/**
+ * Wire the notice element (text node inside, dismiss button).
+ * Returns { show(text), clear() }.
+ */
+export function createNotice(element) {
+  const text = element.querySelector("[data-chat-notice-text]");
+  const dismiss = element.querySelector("[data-chat-notice-dismiss]");
+  const clear = () => {
+    element.hidden = true;
+    text.textContent = "";
+  };
+  dismiss?.addEventListener("click", clear);
+  return {
+    show(message) {
+      text.textContent = message;
+      element.hidden = false;
+    },
+    clear,
+  };
+}
+
+/** What went wrong, in words a user can act on. */
+export function describeChatError(error) {
+  const message = typeof error?.message === "string" ? error.message : "";
+  if (error?.name === "SessionEndedError") {
+    return message;
+  }
+  if (error?.name === "TypeError" || /failed to fetch|network/i.test(message)) {
+    return "The assistant could not be reached. Check your connection and try again.";
+  }
+  const detail = message ? ` (${message})` : "";
+  return `Something went wrong in the chat${detail}. Please try again.`;
+}

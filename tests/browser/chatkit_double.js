@@ -1,0 +1,203 @@
+// A test double of OpenAI's <openai-chatkit> web component, served in place of the CDN
+// script by tests/browser/conftest.py. It records what the page gives it and makes REAL
+// ChatKit protocol calls through the page's `options.api.fetch`, so a test exercises the
+// site's token handling, page context and streaming endpoint end to end.
+//
+// window.__chatkit exposes the records and helpers that tests call with page.evaluate.
+(() => {
+  const record = {
+    options: [], // every object given to setOptions, in order
+    composer: [], // every text given to setComposerValue
+    mounts: [], // size of the element each time it was attached to the page
+    focusCount: 0,
+  };
+  window.__chatkit = record;
+
+  const plain = (value) => JSON.parse(JSON.stringify(value ?? null));
+  const element = () => document.querySelector("openai-chatkit");
+  const latest = () => record.options.at(-1);
+
+  class ChatKitDouble extends HTMLElement {
+    constructor() {
+      super();
+      this.attachShadow({ mode: "open" });
+    }
+
+    connectedCallback() {
+      const rect = this.getBoundingClientRect();
+      // getClientRects() is empty inside a display:none subtree.
+      record.mounts.push({
+        width: rect.width,
+        height: rect.height,
+        rendered: this.getClientRects().length > 0,
+      });
+      this.render();
+    }
+
+    setOptions(options) {
+      record.options.push(options);
+      this.render();
+      setTimeout(() => this.dispatchEvent(new CustomEvent("chatkit.ready")), 0);
+    }
+
+    async setComposerValue({ text }) {
+      record.composer.push(text);
+      this.render();
+    }
+
+    async focusComposer() {
+      record.focusCount += 1;
+    }
+
+    async setThreadId(threadId) {
+      this.dispatchEvent(new CustomEvent("chatkit.thread.change", { detail: { threadId } }));
+    }
+
+    // A rough likeness of the widget, so screenshots show a readable panel in both themes.
+    render() {
+      const options = latest();
+      if (!options || !this.shadowRoot) {
+        return;
+      }
+      const dark = (options.theme?.colorScheme ?? options.theme) === "dark";
+      const colors = dark
+        ? { bg: "#1f2329", fg: "#eceef1", chip: "#2c323a", border: "#3a414b" }
+        : { bg: "#ffffff", fg: "#1b1f24", chip: "#f1f3f5", border: "#d5d9df" };
+      const prompts = (options.startScreen?.prompts ?? [])
+        .map((prompt) => `<li>${escapeHtml(prompt.label)}</li>`)
+        .join("");
+      const draft = record.composer.at(-1) ?? "";
+      this.shadowRoot.innerHTML = `
+        <style>
+          :host { display: block; font-family: system-ui, sans-serif; }
+          .frame { box-sizing: border-box; height: 100%; display: flex; flex-direction: column;
+                   background: ${colors.bg}; color: ${colors.fg}; padding: 1rem; gap: .75rem; }
+          h3 { margin: auto 0 0; font-size: 1.25rem; }
+          ul { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: .4rem; }
+          li { background: ${colors.chip}; border-radius: .5rem; padding: .45rem .7rem; }
+          .composer { border: 1px solid ${colors.border}; border-radius: 1.25rem; padding: .6rem .9rem;
+                      white-space: pre-wrap; opacity: ${draft ? 1 : 0.65}; }
+        </style>
+        <div class="frame" data-color-scheme="${dark ? "dark" : "light"}">
+          <h3>${escapeHtml(options.startScreen?.greeting ?? "")}</h3>
+          <ul>${prompts}</ul>
+          <div class="composer">${escapeHtml(draft || options.composer?.placeholder || "")}</div>
+        </div>`;
+    }
+  }
+
+  function escapeHtml(text) {
+    return String(text).replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+  }
+
+  // --- Helpers for tests ---------------------------------------------------------------
+
+  /** The options of the last setOptions call as JSON, plus whether api.fetch is a function. */
+  record.lastOptions = () => {
+    const options = latest();
+    return options ? { ...plain(options), hasFetch: typeof options.api?.fetch === "function" } : null;
+  };
+  record.allOptions = () => record.options.map((options) => ({
+    ...plain(options),
+    hasFetch: typeof options.api?.fetch === "function",
+  }));
+
+  /** POST a ChatKit request through the page's api.fetch; read the body as it streams. */
+  record.request = async (body) => {
+    const { api } = latest();
+    const response = await api.fetch(api.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+    });
+    const reader = response.body.getReader();
+    const decoder = new TextDecoder();
+    const chunks = [];
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      chunks.push(decoder.decode(value, { stream: true }));
+    }
+    const text = chunks.join("");
+    return {
+      status: response.status,
+      contentType: response.headers.get("Content-Type"),
+      chunks: chunks.length,
+      text,
+      events: parseEvents(text),
+    };
+  };
+
+  /** threads.create with `text`, as the widget would send it; announces the new thread. */
+  record.createThread = async (text) => {
+    const result = await record.request({
+      type: "threads.create",
+      params: {
+        input: { content: [{ type: "input_text", text }], attachments: [], inference_options: {} },
+      },
+    });
+    const created = result.events.find((event) => event.type === "thread.created");
+    result.threadId = created?.thread?.id ?? null;
+    if (result.threadId) {
+      record.emit("chatkit.thread.change", { threadId: result.threadId });
+    }
+    return result;
+  };
+
+  /** items.list of a thread: the decoded JSON page. */
+  record.listItems = async (threadId) => {
+    const result = await record.request({
+      type: "items.list",
+      params: { thread_id: threadId, limit: 20, order: "asc" },
+    });
+    return { status: result.status, page: JSON.parse(result.text) };
+  };
+
+  /**
+   * Attach a file the way the composer does with the two-phase strategy: attachments.create
+   * through api.fetch, then the bytes to the returned upload URL, also through api.fetch
+   * (so the upload carries the page's Bearer token).
+   */
+  record.upload = async (name, type, text) => {
+    const { api } = latest();
+    const created = await api.fetch(api.url, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({
+        type: "attachments.create",
+        params: { name, size: new Blob([text]).size, mime_type: type },
+      }),
+    });
+    const attachment = await created.json();
+    const form = new FormData();
+    form.append("file", new File([text], name, { type }));
+    const uploaded = await api.fetch(attachment.upload_descriptor.url, {
+      method: attachment.upload_descriptor.method,
+      headers: attachment.upload_descriptor.headers ?? {},
+      body: form,
+    });
+    return {
+      createStatus: created.status,
+      uploadStatus: uploaded.status,
+      uploadUrl: attachment.upload_descriptor.url,
+      attachment: await uploaded.json(),
+    };
+  };
+
+  /** Dispatch a ChatKit event on the element, as the real widget would. */
+  record.emit = (name, detail) => {
+    element().dispatchEvent(new CustomEvent(name, { detail }));
+  };
+
+  /** Report an error the way the widget does (chatkit.error with detail.error). */
+  record.fail = (message) => record.emit("chatkit.error", { error: new Error(message) });
+
+  function parseEvents(text) {
+    return text
+      .split("\n")
+      .filter((line) => line.startsWith("data: "))
+      .map((line) => JSON.parse(line.slice("data: ".length)));
+  }
+
+  customElements.define("openai-chatkit", ChatKitDouble);
+})();

@@ -1,0 +1,201 @@
+"""Browser-test infrastructure: the real site served by daphne on a loopback port, driven
+by Debian's headless Chromium through Playwright.
+
+The site runs in its own process against the pytest-django test database (SQLite file or
+PostgreSQL), so a test's rows must be committed before the site can see them: use
+`@pytest.mark.django_db(transaction=True)`. Every request the browser makes is routed: the
+ChatKit CDN URL is answered with `chatkit_double.js` (or made to fail), loopback requests
+go through untouched, and anything else is aborted, so nothing leaves the machine.
+
+Reusable pieces: `live_site` (URL and log of the server), `chromium` (the browser),
+`open_site` (a fresh browser context + page as a `SitePage`), `SitePage` helpers (log in
+through the form, open the chat, call the ChatKit double), `screenshot_dir`.
+"""
+
+import os
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import connection, connections
+
+from tests.browser.site import CDN_URL, PASSWORD, WIDGET_TIMEOUT, SitePage, route_network
+from tests.instances import database_url_for, free_port
+
+BASE_DIR = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+DAPHNE = BASE_DIR / ".venv" / "bin" / "daphne"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+]
+
+
+# --- The live site -----------------------------------------------------------------------
+
+
+@dataclass
+class LiveSite:
+    url: str
+    log_path: Path
+    media_root: Path
+
+    def log_tail(self, lines: int = 40) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"daphne exited with {process.returncode} before serving")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"daphne did not answer on port {port} within {timeout} s")
+
+
+def require_chromium() -> None:
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
+
+
+@pytest.fixture(scope="session")
+def live_site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveSite]:
+    """The real site (chatsite.asgi under daphne) on a free loopback port, on the test DB."""
+    require_chromium()
+    with django_db_blocker.unblock():
+        database_url = database_url_for(connection.settings_dict)
+    port = free_port()
+    folder = tmp_path_factory.mktemp("live-site")
+    log_path, media_root = folder / "daphne.log", folder / "media"
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": database_url,
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "CHAT_DEMO_WORD_DELAY": "0.02",
+        "CHAT_WIDGET_TIMEOUT": str(WIDGET_TIMEOUT),
+        "CHAT_CDN_URL": CDN_URL,
+        "PYTHONUNBUFFERED": "1",
+        "MEDIA_ROOT": str(media_root),
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
+            cwd=BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        wait_for_port(port, process)
+        print(f"\nlive site http://127.0.0.1:{port}/ (log: {log_path})")
+        yield LiveSite(url=f"http://127.0.0.1:{port}", log_path=log_path, media_root=media_root)
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- The browser -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium(live_site) -> Iterator[Any]:
+    """Headless Chromium for one test module; each test gets fresh contexts from it.
+
+    Module scope, not session: Playwright's sync API leaves an asyncio loop marked as
+    running on the main thread for as long as it is started, which would break the async
+    and ORM tests that run after this folder. While it runs, Django would take every plain
+    ORM call of the tests and of pytest-django (creating users, flushing tables) for a call
+    from async code and refuse it; they are sync code beside an idle loop, so
+    DJANGO_ALLOW_ASYNC_UNSAFE allows them, for exactly this lifetime. Depending on
+    `live_site` makes the test database exist before the loop starts.
+    """
+    from playwright.sync_api import sync_playwright
+
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    playwright = sync_playwright().start()
+    try:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+    finally:
+        playwright.stop()
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture(autouse=True)
+def close_async_orm_connections():
+    """Overrides the async fixture of tests/conftest.py for this folder: pytest-asyncio
+    cannot run a loop beside Playwright's, and these tests use no async ORM anyway."""
+    yield
+    connections.close_all()
+
+
+@pytest.fixture(scope="session")
+def screenshot_dir(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("screenshots")
+    print(f"\nscreenshots in {path}")
+    return path
+
+
+@pytest.fixture
+def open_site(chromium, live_site) -> Iterator[Callable[..., SitePage]]:
+    """Factory: a fresh browser context (own cookies and storage) and page on the site.
+
+    Keyword arguments: cdn ("double" | "abort" | "empty"), color_scheme ("light" | "dark"),
+    viewport ({"width", "height"}). Uncaught page errors fail the test.
+    """
+    contexts = []
+    pages: list[SitePage] = []
+
+    def open_(cdn: str = "double", color_scheme: str = "light", viewport=None) -> SitePage:
+        context = chromium.new_context(
+            color_scheme=color_scheme,
+            viewport=viewport or {"width": 1280, "height": 800},
+            service_workers="block",
+        )
+        context.set_default_timeout(15_000)
+        context.route("**/*", lambda route: route_network(route, cdn))
+        contexts.append(context)
+        site_page = SitePage(page=context.new_page(), base_url=live_site.url)
+        pages.append(site_page)
+        return site_page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    errors = [error for site_page in pages for error in site_page.page_errors]
+    assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def make_user(django_user_model) -> Callable[[str], Any]:
+    """Create a user the live site can see (needs django_db(transaction=True))."""
+
+    def make(username: str) -> Any:
+        return django_user_model.objects.create_user(username=username, password=PASSWORD)
+
+    return make

@@ -1,0 +1,80 @@
+"""What the server renders for the chat widget, without a browser: the login link for
+visitors, and for users a configuration that follows the settings."""
+
+import json
+import re
+from urllib.parse import urlencode
+
+import pytest
+from django.test import Client
+
+from chat.attachments import composer_attachment_options
+
+pytestmark = pytest.mark.django_db
+
+CONFIG_SCRIPT = re.compile(r'<script id="chat-config" type="application/json">(.*?)</script>', re.S)
+
+
+def chat_config(html: str) -> dict | None:
+    match = CONFIG_SCRIPT.search(html)
+    return json.loads(match.group(1)) if match else None
+
+
+@pytest.mark.parametrize("path", ["/", "/about/"])
+def test_visitor_gets_a_login_link_back_to_the_page_and_no_chat(client: Client, path: str):
+    html = client.get(path).content.decode()
+
+    login_url = f"/accounts/login/?{urlencode({'next': path})}"
+    assert f'<a class="chat-login-link" href="{login_url}">Log in to chat</a>' in html
+    assert chat_config(html) is None
+    assert 'id="chat-launcher"' not in html
+
+
+def test_login_page_does_not_offer_a_link_to_itself(client: Client):
+    html = client.get("/accounts/login/").content.decode()
+
+    assert "Log in to chat" not in html
+
+
+def test_user_gets_launcher_and_config_from_settings(client: Client, alice, settings):
+    settings.CHAT_CDN_URL = "https://cdn.example.test/chatkit.js"
+    settings.CHAT_DOMAIN_KEY = "domain_pk_example"
+    settings.CHAT_WIDGET_TIMEOUT = 4
+    settings.CHAT_GREETING = "Hi there"
+    settings.CHAT_PROMPTS = [{"label": "Help", "prompt": "Help me", "icon": "lifesaver"}]
+    settings.CHAT_COMPOSER_PLACEHOLDER = "Type here"
+    client.force_login(alice)
+
+    html = client.get("/about/").content.decode()
+    config = chat_config(html)
+
+    assert 'id="chat-launcher"' in html and 'aria-label="Open chat"' in html
+    assert "Log in to chat" not in html
+    assert config["userId"] == str(alice.pk)
+    assert config["tokenUrl"] == "/api/token/session/"
+    assert config["csrfToken"]
+    assert config["cdnUrl"] == "https://cdn.example.test/chatkit.js"
+    assert config["widgetTimeout"] == 4
+    assert config["chatkit"]["api"]["url"] == "/chatkit/"
+    assert config["chatkit"]["api"]["domainKey"] == "domain_pk_example"
+    assert {**config["chatkit"], "api": None} == {
+        "api": None,
+        "frameTitle": "Chat with the assistant",
+        "history": {"enabled": True, "showDelete": True, "showRename": True},
+        "startScreen": {
+            "greeting": "Hi there",
+            "prompts": [{"label": "Help", "prompt": "Help me", "icon": "lifesaver"}],
+        },
+        "composer": {"placeholder": "Type here", "attachments": composer_attachment_options()},
+        "threadItemActions": {"feedback": True, "retry": True},
+    }
+
+
+def test_config_cannot_break_out_of_its_script_tag(client: Client, alice, settings):
+    settings.CHAT_GREETING = "</script><script>alert(1)</script>"
+    client.force_login(alice)
+
+    html = client.get("/").content.decode()
+
+    assert "<script>alert(1)" not in html
+    assert chat_config(html)["chatkit"]["startScreen"]["greeting"] == settings.CHAT_GREETING
