@@ -1,0 +1,453 @@
+// The conversation: thread items rendered in order, updated in place as the stream
+// delivers them, with the per-item actions (feedback, retry) and the transient rows of a
+// turn (status, notices, errors).
+//
+// Screen readers: the list is a polite live log; an answer is aria-busy while it streams,
+// so it is read once complete rather than word by word.
+
+import { createAutoScroll } from "./autoscroll.js";
+import { h, icon, iconButton } from "./dom.js";
+import { setMarkdown } from "./markdown.js";
+
+const TEXT_DELTA = "assistant_message.content_part.text_delta";
+const PART_ADDED = "assistant_message.content_part.added";
+const PART_DONE = "assistant_message.content_part.done";
+const TASK_ADDED = "workflow.task.added";
+const TASK_UPDATED = "workflow.task.updated";
+// Items the protocol never shows to users.
+const INVISIBLE = new Set(["end_of_turn", "hidden_context_item", "sdk_hidden_context"]);
+
+/**
+ * Wire the scrolling `scroller` and its `list`.
+ * `actions`: { feedback(itemId, kind), retry() } (promises); `allow`: { feedback, retry };
+ * `attachmentUrl(id)`: where a sent file can be downloaded.
+ */
+export function createMessageList({ scroller, list, actions, allow, attachmentUrl }) {
+  const entries = new Map(); // item id -> { item, element, body, dirty }
+  const scroll = createAutoScroll(scroller, list);
+  let streaming = false;
+  let frame = 0;
+
+  // Re-rendering Markdown once per frame is plenty, however fast deltas arrive.
+  function schedule(entry) {
+    entry.dirty = true;
+    frame ||= requestAnimationFrame(() => {
+      frame = 0;
+      for (const pending of entries.values()) {
+        if (pending.dirty) {
+          pending.dirty = false;
+          paint(pending);
+        }
+      }
+      scroll.follow();
+    });
+  }
+
+  function paint(entry) {
+    const { item } = entry;
+    if (item.type === "assistant_message") {
+      setMarkdown(entry.body, assistantText(item));
+    } else if (item.type === "workflow" || item.type === "task") {
+      const fresh = renderWorkflow(item);
+      // Keep the details open if the user opened them.
+      fresh.open ||= entry.body.open;
+      entry.body.replaceWith(fresh);
+      entry.body = fresh;
+    }
+  }
+
+  function create(item) {
+    if (INVISIBLE.has(item.type)) {
+      return null;
+    }
+    const entry = { item, dirty: false };
+    if (item.type === "user_message") {
+      entry.element = renderUserMessage(item, attachmentUrl);
+    } else if (item.type === "assistant_message") {
+      entry.body = h("div", { class: "bc-md" });
+      entry.actions = h("div", { class: "bc-msg-actions" });
+      entry.element = h(
+        "article",
+        { class: "bc-msg bc-msg-assistant", "data-item-id": item.id },
+        h("span", { class: "bc-sr" }, "The assistant said:"),
+        entry.body,
+        entry.actions,
+      );
+      setMarkdown(entry.body, assistantText(item));
+    } else if (item.type === "workflow" || item.type === "task") {
+      entry.body = renderWorkflow(item);
+      entry.element = h("div", { class: "bc-msg bc-msg-tool", "data-item-id": item.id }, entry.body);
+    } else {
+      entry.element = h(
+        "div",
+        { class: "bc-msg bc-msg-other", "data-item-id": item.id },
+        describeOther(item),
+      );
+    }
+    entry.element.dataset.itemId = item.id;
+    return entry;
+  }
+
+  function insert(entry, before = null) {
+    entries.set(entry.item.id, entry);
+    list.insertBefore(entry.element, before);
+  }
+
+  /** Add `item` at the end, or replace the item of the same id where it is. */
+  function upsert(item) {
+    const old = entries.get(item.id);
+    const entry = create(item);
+    if (!entry) {
+      return;
+    }
+    if (old) {
+      old.element.replaceWith(entry.element);
+      entries.set(item.id, entry);
+    } else {
+      insert(entry, firstTransient());
+    }
+    refreshActions();
+    scroll.follow();
+  }
+
+  // Status, notice and error rows of the current turn stay below the items.
+  function firstTransient() {
+    return list.querySelector(":scope > .bc-transient");
+  }
+
+  function refreshActions() {
+    const lastUser = lastOfType("user_message");
+    const lastAnswer = lastOfType("assistant_message");
+    for (const entry of entries.values()) {
+      if (entry.item.type !== "assistant_message") {
+        continue;
+      }
+      const busy = entry.element.getAttribute("aria-busy") === "true";
+      const isLast = entry === lastAnswer && (!lastUser || follows(entry, lastUser));
+      entry.actions.replaceChildren(...(busy ? [] : answerActions(entry, isLast && !streaming)));
+    }
+  }
+
+  function follows(entry, other) {
+    return Boolean(other.element.compareDocumentPosition(entry.element) & Node.DOCUMENT_POSITION_FOLLOWING);
+  }
+
+  function answerActions(entry, canRetry) {
+    const buttons = [];
+    if (allow.feedback && !entry.item.id.startsWith("local_")) {
+      for (const [kind, name, label] of [
+        ["positive", "thumbUp", "Good answer"],
+        ["negative", "thumbDown", "Bad answer"],
+      ]) {
+        const button = iconButton(name, label, { "aria-pressed": String(entry.feedback === kind) });
+        button.addEventListener("click", async () => {
+          button.disabled = true;
+          try {
+            await actions.feedback(entry.item.id, kind);
+            entry.feedback = kind;
+            refreshActions();
+          } catch (error) {
+            showError(error.message || "The feedback could not be saved.");
+          } finally {
+            button.disabled = false;
+          }
+        });
+        buttons.push(button);
+      }
+    }
+    if (allow.retry && canRetry) {
+      const retry = iconButton("retry", "Retry this answer");
+      retry.addEventListener("click", () => actions.retry());
+      buttons.push(retry);
+    }
+    return buttons;
+  }
+
+  function lastOfType(type) {
+    let found = null;
+    for (const entry of entries.values()) {
+      if (entry.item.type === type && (!found || follows(entry, found))) {
+        found = entry;
+      }
+    }
+    return found;
+  }
+
+  function transient(element) {
+    element.classList.add("bc-transient");
+    list.append(element);
+    scroll.follow();
+    return element;
+  }
+
+  function showError(message, { retry = null, retryLabel = "Retry" } = {}) {
+    clearStatus();
+    const row = h("div", { class: "bc-error", role: "alert" }, h("p", {}, message));
+    if (retry) {
+      const button = h("button", { type: "button", class: "bc-text-button" }, icon("retry", 16), retryLabel);
+      button.addEventListener("click", () => {
+        row.remove();
+        retry();
+      });
+      row.append(button);
+    }
+    return transient(row);
+  }
+
+  function clearStatus() {
+    list.querySelector(":scope > .bc-status")?.remove();
+  }
+
+  return {
+    scroll,
+    /** Show exactly `items` (oldest first). */
+    reset(items) {
+      entries.clear();
+      list.replaceChildren();
+      items.forEach((item) => {
+        const entry = create(item);
+        if (entry) {
+          insert(entry);
+        }
+      });
+      refreshActions();
+    },
+    /** Older `items` (oldest first) above the ones shown, without moving the view. */
+    prepend(items) {
+      scroll.keepPosition(() => {
+        const first = list.firstElementChild;
+        items.forEach((item) => {
+          const entry = !entries.has(item.id) && create(item);
+          if (entry) {
+            insert(entry, first);
+          }
+        });
+      });
+      refreshActions();
+    },
+    upsert,
+    /** Put `item` where the item `oldId` (a message shown before the server had it) is. */
+    replace(oldId, item) {
+      const old = entries.get(oldId);
+      const entry = create(item);
+      if (!old || !entry) {
+        upsert(item);
+        return;
+      }
+      entries.delete(oldId);
+      old.element.replaceWith(entry.element);
+      entries.set(item.id, entry);
+      refreshActions();
+    },
+    /** Apply a thread.item.updated `update` to the item `itemId`. */
+    update(itemId, update) {
+      const entry = entries.get(itemId);
+      if (!entry) {
+        return;
+      }
+      const { item } = entry;
+      if (update.type === TEXT_DELTA || update.type === PART_ADDED || update.type === PART_DONE) {
+        item.content ??= [];
+        while (item.content.length <= update.content_index) {
+          item.content.push({ type: "output_text", text: "", annotations: [] });
+        }
+        if (update.type === TEXT_DELTA) {
+          item.content[update.content_index].text += update.delta;
+        } else {
+          item.content[update.content_index] = { ...update.content };
+        }
+        clearStatus();
+      } else if (update.type === TASK_ADDED || update.type === TASK_UPDATED) {
+        const tasks = item.type === "task" ? null : (item.workflow.tasks ??= []);
+        if (tasks) {
+          tasks[update.task_index] = update.task;
+        }
+      } else {
+        return;
+      }
+      schedule(entry);
+    },
+    remove(itemId) {
+      entries.get(itemId)?.element.remove();
+      entries.delete(itemId);
+      refreshActions();
+    },
+    /** Remove everything shown after the item `itemId` (before a retry). */
+    removeAfter(itemId) {
+      const anchor = entries.get(itemId);
+      if (!anchor) {
+        return;
+      }
+      for (const [id, entry] of [...entries]) {
+        if (follows(entry, anchor)) {
+          entry.element.remove();
+          entries.delete(id);
+        }
+      }
+      list.querySelectorAll(":scope > .bc-transient").forEach((row) => row.remove());
+      refreshActions();
+    },
+    /** Mark an answer as streaming (busy) or complete. */
+    setBusy(itemId, busy) {
+      const element = entries.get(itemId)?.element;
+      if (element) {
+        element.setAttribute("aria-busy", String(busy));
+        refreshActions();
+      }
+    },
+    /** The answers still marked busy: those a stopped stream left unfinished. */
+    busyIds() {
+      return [...entries.values()]
+        .filter((entry) => entry.element.getAttribute("aria-busy") === "true")
+        .map((entry) => entry.item.id);
+    },
+    markStopped(itemId) {
+      const entry = entries.get(itemId);
+      if (!entry) {
+        return;
+      }
+      entry.element.setAttribute("aria-busy", "false");
+      entry.element.append(h("p", { class: "bc-stopped" }, "Stopped"));
+      refreshActions();
+    },
+    setStreaming(value) {
+      streaming = value;
+      if (!value) {
+        clearStatus();
+      }
+      refreshActions();
+    },
+    lastUserMessageId() {
+      const entry = lastOfType("user_message");
+      return entry && !entry.item.id.startsWith("local_") ? entry.item.id : null;
+    },
+    showStatus(text) {
+      clearStatus();
+      transient(h("p", { class: "bc-status", role: "status" }, h("span", { class: "bc-spinner", "aria-hidden": "true" }), text));
+    },
+    showNotice(level, message, title) {
+      const row = h("div", { class: `bc-inline-notice bc-level-${level}`, role: level === "danger" ? "alert" : "status" });
+      if (title) {
+        row.append(h("p", { class: "bc-inline-notice-title" }, title));
+      }
+      const body = h("div", { class: "bc-md" });
+      setMarkdown(body, message);
+      row.append(body);
+      return transient(row);
+    },
+    showError,
+    clearTransient() {
+      list.querySelectorAll(":scope > .bc-transient").forEach((row) => row.remove());
+    },
+    isEmpty: () => entries.size === 0,
+  };
+}
+
+export function assistantText(item) {
+  return (item.content ?? []).map((part) => part.text ?? "").join("\n\n");
+}
+
+function renderUserMessage(item, attachmentUrl) {
+  const text = (item.content ?? [])
+    .map((part) => part.text ?? "")
+    .join("");
+  const bubble = h("div", { class: "bc-bubble" });
+  if (item.quoted_text) {
+    bubble.append(h("blockquote", { class: "bc-quoted" }, item.quoted_text));
+  }
+  // What the user typed is shown exactly as typed: as text, never as markup.
+  bubble.append(h("p", { class: "bc-user-text" }, text));
+  const files = (item.attachments ?? []).map((attachment) => renderAttachment(attachment, attachmentUrl));
+  if (files.length) {
+    bubble.append(h("ul", { class: "bc-msg-attachments", "aria-label": "Attachments" }, files));
+  }
+  return h(
+    "article",
+    { class: "bc-msg bc-msg-user", "data-item-id": item.id },
+    h("span", { class: "bc-sr" }, "You said:"),
+    bubble,
+  );
+}
+
+function renderAttachment(attachment, attachmentUrl) {
+  const name = attachment.name || "attachment";
+  if (attachment.type === "image" && attachment.preview_url) {
+    return h(
+      "li",
+      { class: "bc-msg-image" },
+      h(
+        "a",
+        { href: attachment.preview_url, target: "_blank", rel: "noopener noreferrer" },
+        h("img", { src: attachment.preview_url, alt: name, loading: "lazy" }),
+      ),
+    );
+  }
+  return h(
+    "li",
+    { class: "bc-msg-file" },
+    h(
+      "a",
+      { href: attachmentUrl(attachment.id), target: "_blank", rel: "noopener noreferrer" },
+      icon("file", 16),
+      h("span", {}, name),
+    ),
+  );
+}
+
+// A tool call shown compactly: one summary line, the details on demand.
+function renderWorkflow(item) {
+  const tasks = item.type === "task" ? [item.task] : (item.workflow?.tasks ?? []);
+  const running = tasks.some((task) => task?.status_indicator === "loading");
+  const summary = h(
+    "summary",
+    {},
+    running ? h("span", { class: "bc-spinner", "aria-hidden": "true" }) : icon("tool", 16),
+    h("span", {}, workflowSummary(item, tasks, running)),
+  );
+  const list = h(
+    "ol",
+    { class: "bc-tasks" },
+    tasks.filter(Boolean).map((task) =>
+      h(
+        "li",
+        {},
+        h("span", { class: "bc-task-title" }, task.title || task.title_query || "Step"),
+        task.content ? h("span", { class: "bc-task-content" }, task.content) : null,
+      ),
+    ),
+  );
+  return h("details", { class: "bc-workflow", open: item.workflow?.expanded || false }, summary, list);
+}
+
+function workflowSummary(item, tasks, running) {
+  const custom = item.workflow?.summary;
+  if (custom?.title) {
+    return custom.title;
+  }
+  const titles = tasks.filter(Boolean).map((task) => task.title).filter(Boolean);
+  if (running) {
+    return `${titles.at(-1) || "Working"}…`;
+  }
+  if (titles.length === 1) {
+    return titles[0];
+  }
+  if (custom?.duration !== undefined) {
+    return `Worked for ${custom.duration} s`;
+  }
+  return titles.length ? `${titles.length} steps: ${titles.join(", ")}` : "Tool activity";
+}
+
+function describeOther(item) {
+  if (item.type === "widget") {
+    return item.copy_text || "A widget this chat cannot show.";
+  }
+  if (item.type === "generated_image") {
+    return item.image?.url
+      ? h("img", { src: item.image.url, alt: "Generated image", loading: "lazy" })
+      : "An image is being generated…";
+  }
+  if (item.type === "client_tool_call") {
+    return `Tool call: ${item.name}`;
+  }
+  return `An item of type “${item.type}” this chat cannot show.`;
+}

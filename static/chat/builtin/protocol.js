@@ -1,0 +1,196 @@
+// The ChatKit protocol as the built-in client speaks it: JSON requests to the endpoint,
+// and streaming requests whose server-sent events are read from the fetch body as they
+// arrive. Every request goes through the page's chatFetch, so the Bearer token, the 401
+// renewal and the page context are exactly those of the ChatKit widget.
+
+/** A request the server refused, or that never reached it, in words a user can read. */
+export class ChatRequestError extends Error {
+  constructor(message, { status = 0, retryable = false } = {}) {
+    super(message);
+    this.name = "ChatRequestError";
+    this.status = status;
+    this.retryable = retryable;
+  }
+}
+
+/**
+ * An incremental parser of a text/event-stream body: push() decoded text as it arrives,
+ * end() at the end of the body. `onEvent` gets each `data:` payload, JSON-decoded.
+ * Comment lines (the server's `: keepalive`) and other fields are ignored.
+ */
+export function createEventStreamParser(onEvent) {
+  let buffer = "";
+  let data = [];
+
+  function line(text) {
+    if (text === "") {
+      dispatch();
+    } else if (text.startsWith("data:")) {
+      // One optional space after the colon belongs to the syntax, not to the payload.
+      data.push(text.slice(text.startsWith("data: ") ? 6 : 5));
+    }
+  }
+
+  function dispatch() {
+    if (data.length === 0) {
+      return;
+    }
+    const payload = data.join("\n");
+    data = [];
+    let event;
+    try {
+      event = JSON.parse(payload);
+    } catch {
+      console.error("Ignoring an event that is not JSON:", payload.slice(0, 200));
+      return;
+    }
+    onEvent(event);
+  }
+
+  return {
+    push(text) {
+      buffer += text;
+      const lines = buffer.split(/\r\n|\r|\n/);
+      // The last piece may be half a line: keep it for the next chunk.
+      buffer = lines.pop();
+      lines.forEach(line);
+    },
+    end() {
+      if (buffer) {
+        line(buffer);
+        buffer = "";
+      }
+      dispatch();
+    },
+  };
+}
+
+/** What an HTTP error status means for the user. */
+export function describeHttpError(status, detail) {
+  const said = detail ? ` ${detail}` : "";
+  if (status === 401) {
+    return "Your session has ended. Log in again to keep chatting.";
+  }
+  if (status === 404) {
+    return "This conversation no longer exists.";
+  }
+  if (status === 413) {
+    return `That is too large for the assistant.${said}`;
+  }
+  if (status === 429) {
+    return `Too many requests right now.${said || " Please wait a moment and try again."}`;
+  }
+  if (status >= 500) {
+    return `The assistant is temporarily unavailable.${said || " Please try again."}`;
+  }
+  return `The request was refused.${said}`;
+}
+
+/**
+ * The protocol over `chatFetch` at `url` (the endpoint, e.g. /chatkit/).
+ * Returns { call(type, params), stream(type, params, { signal, onEvent }), upload(url, form) }.
+ */
+export function createProtocol({ url, chatFetch }) {
+  async function send(body, init = {}) {
+    let response;
+    try {
+      response = await chatFetch(url, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", ...init.headers },
+        body: JSON.stringify(body),
+        signal: init.signal,
+      });
+    } catch (error) {
+      throw unreachable(error);
+    }
+    if (!response.ok) {
+      throw await responseError(response);
+    }
+    return response;
+  }
+
+  return {
+    /** A non-streaming request; resolves to the decoded JSON answer. */
+    async call(type, params) {
+      const response = await send({ type, params });
+      return response.json();
+    },
+
+    /**
+     * A streaming request. `onEvent` gets every event as soon as its bytes arrive.
+     * Resolves to "complete", or "stopped" when `signal` aborted it.
+     */
+    async stream(type, params, { signal, onEvent }) {
+      let response;
+      try {
+        response = await send({ type, params }, { signal, headers: { Accept: "text/event-stream" } });
+      } catch (error) {
+        if (signal?.aborted) {
+          return "stopped";
+        }
+        throw error;
+      }
+      const parser = createEventStreamParser(onEvent);
+      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      try {
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) {
+            break;
+          }
+          parser.push(value);
+        }
+      } catch (error) {
+        if (signal?.aborted) {
+          return "stopped";
+        }
+        throw new ChatRequestError(
+          "The connection was lost while the assistant was answering.",
+          { retryable: true },
+        );
+      }
+      parser.end();
+      return "complete";
+    },
+
+    /** POST a multipart form (a direct upload) through chatFetch; the decoded JSON. */
+    async upload(uploadUrl, form) {
+      let response;
+      try {
+        response = await chatFetch(uploadUrl, { method: "POST", body: form });
+      } catch (error) {
+        throw unreachable(error);
+      }
+      if (!response.ok) {
+        throw await responseError(response);
+      }
+      return response.json();
+    },
+  };
+}
+
+function unreachable(error) {
+  if (error?.name === "SessionEndedError" || error?.name === "AbortError") {
+    return error;
+  }
+  return new ChatRequestError(
+    "The assistant could not be reached. Check your connection and try again.",
+    { retryable: true },
+  );
+}
+
+/** The server's `{"detail": ...}` (or the status) as a ChatRequestError. */
+export async function responseError(response) {
+  let detail = "";
+  try {
+    const body = await response.json();
+    detail = typeof body?.detail === "string" ? body.detail : "";
+  } catch {
+    // Not JSON: the status says enough.
+  }
+  const status = response.status;
+  return new ChatRequestError(describeHttpError(status, detail), {
+    status,
+    retryable: status === 429 || status >= 500,
+  });
+}

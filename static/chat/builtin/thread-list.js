@@ -1,0 +1,208 @@
+// The history: the user's conversations, newest first, loaded a page at a time as the
+// list is scrolled (threads.list with limit + after); each can be opened, renamed
+// (threads.update) and deleted (threads.delete).
+
+import { h, iconButton } from "./dom.js";
+
+const PAGE_SIZE = 20;
+const NEAR_END_PX = 80;
+
+const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+
+/**
+ * `element`: the history view to fill; `allow`: { rename, delete };
+ * `currentId()`: the open thread; `onOpen(thread)`, `onRenamed(thread)`, `onDeleted(id)`.
+ * Returns { refresh(), setTitle(id, title), focus() }.
+ */
+export function createThreadList({ element, protocol, allow, currentId, onOpen, onRenamed, onDeleted }) {
+  const list = h("ul", { class: "bc-threads", "aria-label": "Conversations" });
+  const status = h("p", { class: "bc-threads-status", role: "status" });
+  const scroller = h("div", { class: "bc-threads-scroller" }, list, status);
+  element.replaceChildren(scroller);
+
+  let after = null;
+  let hasMore = false;
+  let loading = null;
+  let generation = 0;
+
+  async function loadPage() {
+    if (loading) {
+      return loading;
+    }
+    const mine = generation;
+    status.textContent = "Loading conversations…";
+    loading = protocol
+      .call("threads.list", { limit: PAGE_SIZE, order: "desc", ...(after ? { after } : {}) })
+      .then((page) => {
+        if (mine !== generation) {
+          return;
+        }
+        page.data.forEach((thread) => list.append(row(thread)));
+        after = page.after ?? null;
+        hasMore = Boolean(page.has_more && after);
+        status.textContent = list.children.length ? "" : "No conversations yet.";
+      })
+      .catch((error) => {
+        if (mine === generation) {
+          status.textContent = `The conversations could not be loaded. ${error.message}`;
+        }
+      })
+      .finally(() => {
+        loading = null;
+      });
+    await loading;
+    // A first page that does not fill the view gives nothing to scroll: keep going.
+    if (mine === generation && hasMore && scroller.scrollHeight <= scroller.clientHeight + NEAR_END_PX) {
+      await loadPage();
+    }
+  }
+
+  scroller.addEventListener("scroll", () => {
+    const distance = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight;
+    if (hasMore && distance < NEAR_END_PX) {
+      loadPage();
+    }
+  }, { passive: true });
+
+  function row(thread) {
+    const item = h("li", { class: "bc-thread", "data-thread-id": thread.id });
+    fill(item, thread);
+    return item;
+  }
+
+  function fill(item, thread) {
+    const title = thread.title || "New conversation";
+    const open = h(
+      "button",
+      {
+        type: "button",
+        class: "bc-thread-open",
+        "aria-current": thread.id === currentId() ? "true" : null,
+      },
+      h("span", { class: "bc-thread-title" }, title),
+      h("time", { class: "bc-thread-date", datetime: thread.created_at }, formatDate(thread.created_at)),
+    );
+    open.addEventListener("click", () => onOpen(thread));
+    const buttons = [];
+    if (allow.rename) {
+      const rename = iconButton("pencil", `Rename “${title}”`);
+      rename.addEventListener("click", () => startRename(item, thread));
+      buttons.push(rename);
+    }
+    if (allow.delete) {
+      const remove = iconButton("trash", `Delete “${title}”`);
+      remove.addEventListener("click", () => confirmDelete(item, thread));
+      buttons.push(remove);
+    }
+    item.replaceChildren(open, ...buttons);
+  }
+
+  function startRename(item, thread) {
+    const input = h("input", {
+      type: "text",
+      class: "bc-rename-input",
+      value: thread.title || "",
+      maxlength: 200,
+      "aria-label": "New title",
+      required: true,
+    });
+    const save = h("button", { type: "submit", class: "bc-text-button" }, "Save");
+    const cancel = h("button", { type: "button", class: "bc-text-button" }, "Cancel");
+    const form = h("form", { class: "bc-rename" }, input, save, cancel);
+    const back = () => {
+      fill(item, thread);
+      item.querySelector(".bc-thread-open").focus();
+    };
+    cancel.addEventListener("click", back);
+    input.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault(); // cancels the rename, not the whole panel
+        back();
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const title = input.value.trim();
+      if (!title || title === thread.title) {
+        back();
+        return;
+      }
+      save.disabled = true;
+      try {
+        const updated = await protocol.call("threads.update", { thread_id: thread.id, title });
+        Object.assign(thread, { title: updated.title ?? title });
+        onRenamed(thread);
+        back();
+      } catch (error) {
+        save.disabled = false;
+        status.textContent = `The conversation could not be renamed. ${error.message}`;
+      }
+    });
+    item.replaceChildren(form);
+    input.focus();
+    input.select();
+  }
+
+  function confirmDelete(item, thread) {
+    const title = thread.title || "New conversation";
+    const yes = h("button", { type: "button", class: "bc-text-button bc-danger" }, "Delete");
+    const no = h("button", { type: "button", class: "bc-text-button" }, "Cancel");
+    const question = h("div", { class: "bc-confirm", role: "group", "aria-label": "Confirm deletion" },
+      h("p", {}, `Delete “${title}”? This cannot be undone.`), yes, no);
+    const back = () => {
+      fill(item, thread);
+      item.querySelector(".bc-thread-open").focus();
+    };
+    no.addEventListener("click", back);
+    question.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        back();
+      }
+    });
+    yes.addEventListener("click", async () => {
+      yes.disabled = true;
+      try {
+        await protocol.call("threads.delete", { thread_id: thread.id });
+        const next = item.nextElementSibling ?? item.previousElementSibling;
+        item.remove();
+        status.textContent = list.children.length ? "" : "No conversations yet.";
+        onDeleted(thread.id);
+        (next?.querySelector(".bc-thread-open") ?? element.closest(".bc")?.querySelector(".bc-history-back"))?.focus();
+      } catch (error) {
+        yes.disabled = false;
+        status.textContent = `The conversation could not be deleted. ${error.message}`;
+      }
+    });
+    item.replaceChildren(question);
+    no.focus();
+  }
+
+  return {
+    /** Load the list afresh (it is shown again, and may have changed meanwhile). */
+    refresh() {
+      generation += 1;
+      loading = null;
+      after = null;
+      hasMore = false;
+      list.replaceChildren();
+      scroller.scrollTop = 0;
+      return loadPage();
+    },
+    setTitle(id, title) {
+      const item = list.querySelector(`[data-thread-id="${CSS.escape(id)}"]`);
+      const span = item?.querySelector(".bc-thread-title");
+      if (span) {
+        span.textContent = title || "New conversation";
+      }
+    },
+    focus() {
+      (list.querySelector(".bc-thread-open[aria-current]") ?? list.querySelector(".bc-thread-open"))?.focus();
+    },
+  };
+}
+
+function formatDate(value) {
+  const date = new Date(value);
+  return Number.isNaN(date.getTime()) ? "" : dateFormat.format(date);
+}
