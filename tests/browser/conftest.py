@@ -13,23 +13,18 @@ through the form, open the chat, call the ChatKit double), `screenshot_dir`.
 """
 
 import os
-import socket
-import subprocess
-import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection, connections
 
-from tests.browser.site import CDN_URL, PASSWORD, WIDGET_TIMEOUT, SitePage, route_network
-from tests.instances import database_url_for, free_port
+from tests.browser.servers import LiveSite, start_site, stop_site
+from tests.browser.site import PASSWORD, SitePage, route_network
+from tests.instances import database_url_for
 
-BASE_DIR = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
-DAPHNE = BASE_DIR / ".venv" / "bin" / "daphne"
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -40,29 +35,6 @@ CHROMIUM_ARGS = [
 
 
 # --- The live site -----------------------------------------------------------------------
-
-
-@dataclass
-class LiveSite:
-    url: str
-    log_path: Path
-    media_root: Path
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
-
-
-def wait_for_port(port: int, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"daphne exited with {process.returncode} before serving")
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return
-        except OSError:
-            time.sleep(0.1)
-    raise RuntimeError(f"daphne did not answer on port {port} within {timeout} s")
 
 
 def require_chromium() -> None:
@@ -76,40 +48,13 @@ def live_site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
     require_chromium()
     with django_db_blocker.unblock():
         database_url = database_url_for(connection.settings_dict)
-    port = free_port()
     folder = tmp_path_factory.mktemp("live-site")
-    log_path, media_root = folder / "daphne.log", folder / "media"
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "DATABASE_URL": database_url,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CHAT_DEMO_WORD_DELAY": "0.02",
-        "CHAT_WIDGET_TIMEOUT": str(WIDGET_TIMEOUT),
-        "CHAT_CDN_URL": CDN_URL,
-        "PYTHONUNBUFFERED": "1",
-        "MEDIA_ROOT": str(media_root),
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+    process, site = start_site(folder, database_url, CHAT_DEMO_WORD_DELAY="0.02")
+    print(f"\nlive site {site.url}/ (log: {site.log_path})")
     try:
-        wait_for_port(port, process)
-        print(f"\nlive site http://127.0.0.1:{port}/ (log: {log_path})")
-        yield LiveSite(url=f"http://127.0.0.1:{port}", log_path=log_path, media_root=media_root)
+        yield site
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_site(process)
 
 
 # --- The browser -------------------------------------------------------------------------

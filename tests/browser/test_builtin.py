@@ -9,12 +9,9 @@ so answers end in ChatKit error events and notices).
 """
 
 import json
-import os
-import subprocess
 import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 from django.db import connection
@@ -23,7 +20,8 @@ from playwright.sync_api import expect
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chat.models import Feedback, Thread, ThreadItem
-from tests.browser.conftest import BASE_DIR, DAPHNE, LiveSite, require_chromium, wait_for_port
+from tests.browser.conftest import require_chromium
+from tests.browser.servers import LiveSite, start_site, stop_site
 from tests.browser.site import CDN_URL, WIDGET_TIMEOUT, SitePage
 from tests.browser.test_widget_config import chat_config
 from tests.instances import database_url_for, free_port
@@ -39,51 +37,6 @@ PNG_1PX = bytes.fromhex(
 
 
 # --- more sites ----------------------------------------------------------------------------
-
-
-def start_site(
-    folder: Path, database_url: str, **settings: str
-) -> tuple[subprocess.Popen, LiveSite]:
-    """Another daphne on the test database, with `settings` in its environment."""
-    port = free_port()
-    log_path, media_root = folder / "daphne.log", folder / "media"
-    env = {
-        **os.environ,
-        "DEBUG": "1",
-        "DATABASE_URL": database_url,
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "CHAT_WIDGET_TIMEOUT": str(WIDGET_TIMEOUT),
-        "CHAT_CDN_URL": CDN_URL,
-        "PYTHONUNBUFFERED": "1",
-        "MEDIA_ROOT": str(media_root),
-        **settings,
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
-            cwd=BASE_DIR,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        wait_for_port(port, process)
-    except Exception:
-        stop_site(process)
-        raise
-    return process, LiveSite(
-        url=f"http://127.0.0.1:{port}", log_path=log_path, media_root=media_root
-    )
-
-
-def stop_site(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
