@@ -151,6 +151,18 @@ async def enter_limits(
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+UPLOAD_FAILURES = (AuthenticationFailed, AttachmentRejected, MultiPartParserError)
+
+
+def upload_failure(failure: Exception) -> JsonResponse:
+    """The answer to an upload the client can correct: 401, the rejection's status, or 400."""
+    if isinstance(failure, AuthenticationFailed):
+        return unauthorized(failure.message)
+    if isinstance(failure, AttachmentRejected):
+        return error(failure.status, failure.message)
+    return error(400, "The multipart body is malformed.")
+
+
 def upload_too_large(request: HttpRequest) -> JsonResponse | None:
     """A 413 before reading a body whose declared length already exceeds the file limit."""
     limit = app_settings.ATTACHMENT_MAX_BYTES
@@ -172,12 +184,8 @@ async def attachment_upload(request: HttpRequest) -> HttpResponse:
         attachment = await sync_to_async(attachments.store_direct_upload)(
             user.pk, uploaded, attachments.request_base_url(request)
         )
-    except AuthenticationFailed as failure:
-        return unauthorized(failure.message)
-    except AttachmentRejected as rejected:
-        return error(rejected.status, rejected.message)
-    except MultiPartParserError:
-        return error(400, "The multipart body is malformed.")
+    except UPLOAD_FAILURES as failure:
+        return upload_failure(failure)
     return HttpResponse(attachments.to_json(attachment), content_type="application/json")
 
 
@@ -196,12 +204,8 @@ async def attachment_upload_target(request: HttpRequest, attachment_id: str) -> 
         attachment = await sync_to_async(attachments.complete_upload)(
             row, uploaded, attachments.request_base_url(request)
         )
-    except AuthenticationFailed as failure:
-        return unauthorized(failure.message)
-    except AttachmentRejected as rejected:
-        return error(rejected.status, rejected.message)
-    except MultiPartParserError:
-        return error(400, "The multipart body is malformed.")
+    except UPLOAD_FAILURES as failure:
+        return upload_failure(failure)
     return HttpResponse(
         attachments.to_json(attachment),
         content_type="application/json",

@@ -9,6 +9,7 @@ from chatkit.types import (
     UserMessageItem,
     UserMessageTextContent,
 )
+from django.core.files.base import ContentFile
 
 from chat import models
 from chat.store import item_fields
@@ -52,3 +53,19 @@ def assistant_says(thread, item_id: str, text: str, second: int = 2) -> models.T
             content=[AssistantMessageContent(text=text)],
         ),
     )
+
+
+def add_upload(owner, attachment_id: str, thread=None, content: bytes = b"hello"):
+    """An uploaded text attachment with its file in storage."""
+    row = models.Attachment.objects.create(
+        id=attachment_id,
+        owner=owner,
+        thread=thread,
+        name=f"{attachment_id}.txt",
+        mime_type="text/plain",
+        size=len(content),
+        data={},
+        upload_state="uploaded",
+    )
+    row.file.save(f"{attachment_id}.txt", ContentFile(content), save=True)
+    return row

@@ -17,7 +17,6 @@ from chatkit.widgets import Card, Text
 from django.apps import apps as django_apps
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Group, Permission
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
 from django.test import Client
@@ -58,18 +57,7 @@ def conversation(owner, thread_id: str, minutes: int = 0, title: str = "") -> mo
 
 
 def add_file(owner, thread, attachment_id: str) -> models.Attachment:
-    row = models.Attachment.objects.create(
-        id=attachment_id,
-        owner=owner,
-        thread=thread,
-        name=f"{attachment_id}.txt",
-        mime_type="text/plain",
-        size=5,
-        data={},
-        upload_state="uploaded",
-    )
-    row.file.save(f"{attachment_id}.txt", ContentFile(b"hello"), save=True)
-    return row
+    return factories.add_upload(owner, attachment_id, thread=thread)
 
 
 def select(action: str, *ids: str, **extra) -> dict:

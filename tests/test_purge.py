@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings as django_settings
-from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.core.management import CommandError, call_command
 from django.db import DatabaseError, connection, connections
@@ -21,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat import models, retention
+from tests import factories
 
 pytestmark = pytest.mark.django_db
 
@@ -65,17 +65,7 @@ def make_thread(
 
 
 def add_upload(owner, attachment_id, thread=None, size=100, age=timedelta(0)):
-    row = models.Attachment.objects.create(
-        id=attachment_id,
-        owner=owner,
-        thread=thread,
-        name=f"{attachment_id}.txt",
-        mime_type="text/plain",
-        size=size,
-        data={},
-        upload_state="uploaded",
-    )
-    row.file.save(f"{attachment_id}.txt", ContentFile(b"x" * size), save=True)
+    row = factories.add_upload(owner, attachment_id, thread=thread, content=b"x" * size)
     if age:
         # created_at is auto_now_add: backdate it with an update.
         models.Attachment.objects.filter(pk=row.pk).update(created_at=timezone.now() - age)
