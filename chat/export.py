@@ -28,7 +28,7 @@ from chat.models import Attachment, Feedback, Thread, ThreadItem
 CHUNK_SIZE = 200
 
 # Item types the SDK stores for its own bookkeeping; never part of the visible conversation.
-INTERNAL_TYPES = frozenset({"sdk_hidden_context", "hidden_context_item"})
+INTERNAL_TYPES = ThreadItem.INTERNAL_TYPES
 
 ROLE_LABELS = {
     "user_message": ("user", "User"),

@@ -35,6 +35,9 @@ class Thread(models.Model):
 
 
 class ThreadItem(models.Model):
+    # Context the SDK keeps for the model; never shown to the user as conversation.
+    INTERNAL_TYPES = frozenset({"sdk_hidden_context", "hidden_context_item"})
+
     # The surrogate key records insertion order: the tie-break when timestamps are equal.
     id = models.BigAutoField(primary_key=True)
     item_id = models.CharField(max_length=64)

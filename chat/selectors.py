@@ -6,9 +6,6 @@ from typing import Any
 
 from chat.models import ThreadItem
 
-# Items the user never saw as conversation text.
-INTERNAL_ITEM_TYPES = ("sdk_hidden_context", "hidden_context_item")
-
 
 @dataclass(frozen=True)
 class ConversationMatch:
@@ -37,7 +34,7 @@ async def search_conversations(
         return []
     rows = (
         ThreadItem.objects.filter(thread__owner_id=user_id)
-        .exclude(type__in=INTERNAL_ITEM_TYPES)
+        .exclude(type__in=ThreadItem.INTERNAL_TYPES)
         .filter(text__icontains=query)
         .select_related("thread")
         .order_by("-created_at", "-id")

@@ -2,9 +2,10 @@
 
 import asyncio
 import contextlib
-import json
 import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
+
+from chatkit.types import ErrorEvent
 
 logger = logging.getLogger(__name__)
 
@@ -13,8 +14,8 @@ _END = object()
 
 
 def error_event(message: str) -> bytes:
-    payload = {"type": "error", "code": "custom", "message": message, "allow_retry": True}
-    return b"data: " + json.dumps(payload).encode() + b"\n\n"
+    event = ErrorEvent(code="custom", message=message, allow_retry=True)
+    return b"data: " + event.model_dump_json().encode() + b"\n\n"
 
 
 async def sse_stream(
