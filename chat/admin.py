@@ -37,9 +37,11 @@ from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.text import smart_split, unescape_string_literal
 
-from chat.export import attachment_url, transcript, write_export
 from chat.models import Attachment, Feedback, Thread, ThreadItem, TokenUsage
-from chat.retention import delete_threads, human_bytes, preview_delete
+from chat.retention.purge import delete_threads, human_bytes, preview_delete
+from chat.review.export import write_export
+from chat.review.items import attachment_url
+from chat.review.transcript import transcript
 
 logger = logging.getLogger(__name__)
 

@@ -10,12 +10,12 @@ from typing import Any
 from django.conf import settings
 
 DEFAULTS: dict[str, Any] = {
-    # Dotted path to a factory: RequestContext -> agents.Agent (see chat/agent.py).
-    "AGENT": "chat.agent.build_agent",
+    # Dotted path to a factory: RequestContext -> agents.Agent (see chat/assistant/agent.py).
+    "AGENT": "chat.assistant.agent.build_agent",
     # Streamable-HTTP MCP servers connected for each turn: [{"name", "url", "headers",
     # "timeout"}]. An unreachable server is skipped with a notice to the user.
     "MCP_SERVERS": [],
-    # Model selection (see chat/agent.py): demo model unless a key or base URL is set.
+    # Model selection (see chat/assistant/agent.py): demo model unless a key or base URL is set.
     "MODEL": "gpt-4.1-mini",
     "MODEL_BASE_URL": "",
     "MODEL_TIMEOUT": 60.0,

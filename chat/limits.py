@@ -20,6 +20,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from chat.conf import app_settings
+from chat.errors import LimitExceeded
 from chat.models import TokenUsage
 
 UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
@@ -28,15 +29,6 @@ RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
 # A crashed worker cannot release what it held; these bound how long that lasts.
 STREAM_SLOT_TTL = 15 * 60
 TURN_LOCK_TTL = 15 * 60
-
-
-class LimitExceeded(Exception):
-    """A limit was hit: answer 429 with `Retry-After: retry_after`."""
-
-    def __init__(self, message: str, retry_after: int):
-        super().__init__(message)
-        self.message = message
-        self.retry_after = max(1, int(retry_after))
 
 
 @dataclass(frozen=True)

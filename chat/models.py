@@ -5,7 +5,40 @@ the columns the site needs to query, page, search, review and purge without pars
 """
 
 from django.conf import settings
-from django.db import models
+from django.db import connections, models, router
+
+
+class ThreadQuerySet(models.QuerySet):
+    def delete_with_dependents(self) -> tuple[int, int]:
+        """Delete these threads with their items, feedback and attachments rows (not their
+        stored files: see `chat.attachments.files.remove_files`); returns how many threads
+        and items went. Call it inside a transaction.
+
+        A fixed number of statements, however long the threads: Django's delete collector
+        would load every item to cascade to its feedback. Feedback goes first, then the
+        items in one explicit SQL `DELETE`; the threads' own delete then goes through the
+        collector, which loads only the thread rows, removes attachments and detaches
+        token usage (kept for accounting) with a statement each, and follows any relation
+        added later. A future relation to ThreadItem fails with an IntegrityError rather
+        than being skipped.
+        """
+        ids = list(self.values_list("pk", flat=True))
+        if not ids:
+            return 0, 0
+        Feedback.objects.filter(item__thread_id__in=ids).delete()
+        database = router.db_for_write(ThreadItem)
+        connection = connections[database]
+        quote = connection.ops.quote_name
+        placeholders = ", ".join(["%s"] * len(ids))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {quote(ThreadItem._meta.db_table)} "
+                f"WHERE {quote(ThreadItem._meta.get_field('thread').column)} IN ({placeholders})",
+                ids,
+            )
+            items = cursor.rowcount
+        _, per_model = Thread.objects.filter(pk__in=ids).delete()
+        return per_model.get(Thread._meta.label, 0), items
 
 
 class Thread(models.Model):
@@ -22,6 +55,8 @@ class Thread(models.Model):
     # Running totals of TokenUsage, kept on the thread so lists need no aggregation.
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
+
+    objects = ThreadQuerySet.as_manager()
 
     class Meta:
         # `id` breaks created_at ties in pages; in the index, pages need no extra sort.

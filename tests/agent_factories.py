@@ -4,9 +4,9 @@ import asyncio
 
 from agents import Agent, function_tool
 
-from chat.agent import build_agent
-from chat.context import RequestContext
-from chat.demo_model import DemoModel
+from chat.assistant.agent import build_agent
+from chat.assistant.demo_model import DemoModel
+from chat.chatkit.context import RequestContext
 
 seen_contexts: list[RequestContext] = []
 

@@ -12,7 +12,7 @@ from chatkit.types import (
 from django.core.files.base import ContentFile
 
 from chat import models
-from chat.store import item_fields
+from chat.chatkit.store import item_fields
 
 T0 = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 

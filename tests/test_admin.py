@@ -24,8 +24,8 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from chat import admin as chat_admin
-from chat import export as chat_export
 from chat import models
+from chat.review import transcript as chat_transcript
 from tests import factories
 from tests.factories import T0, add, assistant_says, user_says
 
@@ -290,7 +290,7 @@ def test_transcript_shows_the_conversation(admin_client, alice, settings):
 
 
 def test_a_long_thread_shows_its_start_and_says_so(admin_client, alice, monkeypatch):
-    monkeypatch.setattr(chat_export, "TRANSCRIPT_LIMIT", 2)
+    monkeypatch.setattr(chat_transcript, "TRANSCRIPT_LIMIT", 2)
     thread = make_thread(alice, "thr_long_read", "Long")
     for n in range(3):
         user_says(thread, f"long_{n}", f"message number {n}", second=n)

@@ -6,8 +6,8 @@ from datetime import date
 
 import pytest
 
+from chat.assistant.search import search_conversations
 from chat.models import Thread, ThreadItem, TokenUsage
-from chat.selectors import search_conversations
 from tests.agent_factories import spy_model
 from tests.chatkit_client import assistant_text, user_input
 from tests.instances import free_port
@@ -135,7 +135,7 @@ async def test_an_unreachable_mcp_server_does_not_break_the_turn(alice_chat, set
         {"name": "inventory", "url": f"http://127.0.0.1:{free_port()}/mcp", "timeout": 2}
     ]
 
-    with caplog.at_level(logging.WARNING, logger="chat.mcp"):
+    with caplog.at_level(logging.WARNING, logger="chat.assistant.mcp"):
         _, events = await alice_chat.create_thread("Hello?")
 
     notice = next(e for e in events if e["type"] == "notice")
@@ -146,15 +146,15 @@ async def test_an_unreachable_mcp_server_does_not_break_the_turn(alice_chat, set
 
 async def test_mcp_servers_are_closed_after_the_turn(alice_chat, settings, monkeypatch):
     closed = []
-    import chat.mcp
+    import chat.assistant.mcp
 
-    real_close = chat.mcp.close_quietly
+    real_close = chat.assistant.mcp.close_quietly
 
     async def recording_close(server):
         closed.append(server.name)
         await real_close(server)
 
-    monkeypatch.setattr(chat.mcp, "close_quietly", recording_close)
+    monkeypatch.setattr(chat.assistant.mcp, "close_quietly", recording_close)
     with running_mcp_server() as url:
         settings.CHAT_MCP_SERVERS = [{"name": "inventory", "url": url}]
         await alice_chat.create_thread("Hello")

@@ -15,10 +15,12 @@ from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 from django.test import AsyncClient
 
-from chat import attachments, models
+from chat import models
+from chat.assistant.converter import SiteItemConverter
+from chat.assistant.demo_model import DemoModel
+from chat.attachments import policy, signing
 from chat.conf import app_settings
-from chat.converter import SiteItemConverter
-from chat.demo_model import DemoModel
+from chat.templatetags.chat_widget import upload_strategy_option
 from tests.chatkit_client import ChatKitClient, bearer, user_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -400,13 +402,13 @@ async def test_a_very_long_name_is_bounded_and_keeps_its_extension(alice_chat):
     status, created = await create(alice_chat, "a" * 300 + ".txt", 4, "text/plain")
 
     assert status == 200
-    assert len(created["name"]) <= attachments.DISPLAY_NAME_MAX
+    assert len(created["name"]) <= policy.DISPLAY_NAME_MAX
     assert created["name"].endswith("….txt")
 
 
 def test_display_name_drops_control_and_format_characters():
-    assert attachments.display_name("a\x00b\u200bc\u202ed\r\n.txt") == "abcd.txt"
-    assert attachments.display_name("/") == "attachment"
+    assert policy.display_name("a\x00b\u200bc\u202ed\r\n.txt") == "abcd.txt"
+    assert policy.display_name("/") == "attachment"
 
 
 # --- serving and authorisation -----------------------------------------------------------
@@ -471,9 +473,9 @@ async def test_a_forged_or_expired_signature_is_refused(alice, monkeypatch):
     forged = url[:-3] + ("aaa" if not url.endswith("aaa") else "bbb")
     assert (await AsyncClient().get(forged)).status_code == 404
 
-    long_ago = attachments.current_time() - app_settings.ATTACHMENT_URL_MAX_AGE - 3600
-    monkeypatch.setattr(attachments, "current_time", lambda: long_ago)
-    expired = attachments.download_url(data["id"], alice.pk, "http://testserver")
+    long_ago = signing.current_time() - app_settings.ATTACHMENT_URL_MAX_AGE - 3600
+    monkeypatch.setattr(signing, "current_time", lambda: long_ago)
+    expired = signing.download_url(data["id"], alice.pk, "http://testserver")
     monkeypatch.undo()
     assert (await AsyncClient().get(local(expired))).status_code == 404
 
@@ -581,8 +583,8 @@ async def test_deleting_a_thread_removes_its_attachments_files(alice, alice_chat
 
 async def test_an_image_message_round_trips_through_items_list(alice, alice_chat, monkeypatch):
     # Upload and send an hour and a half ago: the signature stored with the item expired.
-    earlier = attachments.current_time() - 5400
-    monkeypatch.setattr(attachments, "current_time", lambda: earlier)
+    earlier = signing.current_time() - 5400
+    monkeypatch.setattr(signing, "current_time", lambda: earlier)
     data = await upload(alice, "photo.png", PNG, "image/png")
     thread_id, _ = await alice_chat.create_thread("What is in this picture?")
     await alice_chat.stream(
@@ -709,7 +711,7 @@ def test_composer_options_announce_the_servers_limits(settings):
     settings.CHAT_ATTACHMENTS_PER_MESSAGE = 3
     settings.CHAT_ATTACHMENT_TYPES = ["image/png", "text/markdown"]
 
-    options = attachments.composer_attachment_options()
+    options = policy.composer_attachment_options()
 
     assert options == {
         "enabled": True,
@@ -719,10 +721,11 @@ def test_composer_options_announce_the_servers_limits(settings):
     }
 
 
-def test_upload_strategy_option_follows_the_setting(settings):
-    assert attachments.upload_strategy_option() == {"type": "two_phase"}
+def test_upload_strategy_option_follows_the_setting(settings, rf):
+    request = rf.get("/")
+    assert upload_strategy_option(request) == {"type": "two_phase"}
     settings.CHAT_ATTACHMENT_UPLOAD_STRATEGY = "direct"
-    assert attachments.upload_strategy_option() == {
+    assert upload_strategy_option(request) == {
         "type": "direct",
-        "uploadUrl": "/chatkit/upload/",
+        "uploadUrl": "http://testserver/chatkit/upload/",
     }

@@ -1,4 +1,4 @@
-"""chat.export and `manage.py export_threads`: what a user's data export contains, in
+"""chat.review.export and `manage.py export_threads`: what a user's data export contains, in
 JSON Lines and Markdown, that it holds exactly that user's threads, that it is written as
 it is read, and how the shared renderer reads every kind of stored item."""
 
@@ -17,7 +17,8 @@ from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from chat import export, models
+from chat import models
+from chat.review import export, items
 from tests import factories
 from tests.factories import T0, add, assistant_says, user_says
 
@@ -245,16 +246,16 @@ def test_json_document_is_valid_json_with_exactly_the_given_threads(conversation
 
 
 def test_describe_item_reads_each_kind_of_item():
-    tool = export.describe_item(
+    tool = items.describe_item(
         "client_tool_call", {"name": "lookup", "arguments": {"q": 1}, "status": "pending"}
     )
     assert (tool.role, tool.tool.name, tool.tool.status) == ("tool", "lookup", "pending")
     assert json.loads(tool.tool.arguments) == {"q": 1}
 
-    widget = export.describe_item("widget", {"copy_text": "Card text", "widget": {}})
+    widget = items.describe_item("widget", {"copy_text": "Card text", "widget": {}})
     assert (widget.label, widget.text) == ("Widget", "Card text")
 
-    workflow = export.describe_item(
+    workflow = items.describe_item(
         "workflow",
         {
             "workflow": {
@@ -273,10 +274,10 @@ def test_describe_item_reads_each_kind_of_item():
         ("weather", "lisbon weather"),
     ]
 
-    hidden = export.describe_item("hidden_context_item", {"content": {"k": "v"}})
+    hidden = items.describe_item("hidden_context_item", {"content": {"k": "v"}})
     assert hidden.internal and '"k": "v"' in hidden.text
 
-    question = export.describe_item(
+    question = items.describe_item(
         "structured_input",
         {
             "inputs": [
@@ -294,9 +295,9 @@ def test_describe_item_reads_each_kind_of_item():
 
 
 def test_only_http_links_are_kept_from_stored_urls():
-    safe = export.describe_item("generated_image", {"image": {"id": "i", "url": "https://x/y.png"}})
+    safe = items.describe_item("generated_image", {"image": {"id": "i", "url": "https://x/y.png"}})
     assert safe.link == "https://x/y.png"
-    unsafe = export.describe_item(
+    unsafe = items.describe_item(
         "generated_image", {"image": {"id": "i", "url": "javascript:alert(1)"}}
     )
     assert unsafe.link == ""
@@ -311,9 +312,9 @@ def test_malformed_rows_render_without_crashing():
         ("task", {"task": None}),
         ("something_new", {"text": "?"}),
     ]:
-        view = export.describe_item(item_type, data, "fallback")
+        view = items.describe_item(item_type, data, "fallback")
         assert view.type == item_type
-    assert export.describe_item("something_new", {}, "fallback").text == "fallback"
+    assert items.describe_item("something_new", {}, "fallback").text == "fallback"
 
 
 def test_code_fences_outgrow_backticks_in_the_text():

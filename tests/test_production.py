@@ -162,7 +162,7 @@ async def test_a_disconnect_during_a_tool_call_leaves_a_consistent_thread(
     status, page = await alice_chat.call("items.list", thread_id=thread_id, order="asc")
     assert status == 200
     assert [item["type"] for item in page["data"]] == ["user_message"]
-    settings.CHAT_AGENT = "chat.agent.build_agent"
+    settings.CHAT_AGENT = "chat.assistant.agent.build_agent"
     answer = await alice_chat.send(thread_id, "Still there?")
     assert answer[-1]["type"] == "thread.item.done"
 

@@ -1,4 +1,4 @@
-"""`manage.py purge_threads` and chat.retention: what is selected, that a dry run changes
+"""`manage.py purge_threads` and chat.retention.purge: what is selected, that a dry run changes
 nothing, that `--yes` removes exactly the selected threads with their items, feedback,
 attachments and stored files, batching with a bounded number of queries, one run at a
 time, failures, and every bad argument."""
@@ -19,7 +19,9 @@ from django.db import DatabaseError, connection, connections
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from chat import models, retention
+from chat import models
+from chat.management import locks
+from chat.retention import purge as retention
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -307,7 +309,7 @@ class HeldLock:
 
     def run(self) -> None:
         try:
-            with retention.exclusive("purge_threads"):
+            with locks.exclusive("purge_threads"):
                 self.held.set()
                 self.release.wait(30)
         except BaseException as exc:  # reported by the test
@@ -347,7 +349,7 @@ def test_the_lock_is_released_after_a_failed_run(threads, monkeypatch):
         purge("--older-than", "30d", "--yes")
     monkeypatch.undo()
 
-    with retention.exclusive("purge_threads"):
+    with locks.exclusive("purge_threads"):
         pass
 
 
@@ -391,7 +393,7 @@ def test_files_that_cannot_be_deleted_make_the_run_fail(threads, monkeypatch):
 def test_the_lock_lives_where_every_process_sees_it():
     """PostgreSQL: an advisory lock held by this session; SQLite: a file beside the
     database, holding the owner's process id."""
-    with retention.exclusive("purge_threads"):
+    with locks.exclusive("purge_threads"):
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute(
@@ -400,7 +402,7 @@ def test_the_lock_lives_where_every_process_sees_it():
                 )
                 assert cursor.fetchone()[0] == 1
         else:
-            path = retention.lock_file_path("default", "purge_threads")
+            path = locks.lock_file_path("default", "purge_threads")
             assert path == Path(f"{connection.settings_dict['NAME']}.purge_threads.lock")
             assert path.read_text() == f"{os.getpid()}\n"
     if connection.vendor == "postgresql":

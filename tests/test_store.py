@@ -1,4 +1,4 @@
-"""chat.store.DjangoStore on the real database: the ChatKit Store contract, per-user
+"""chat.chatkit.store.DjangoStore on the real database: the ChatKit Store contract, per-user
 scoping, pagination with equal timestamps, upserts, time zones and query budgets.
 
 Every async test uses `django_db(transaction=True)`: plain `django_db` does not roll back
@@ -35,8 +35,8 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from chat import models
-from chat.context import RequestContext
-from chat.store import DjangoStore
+from chat.chatkit.context import RequestContext
+from chat.chatkit.store import DjangoStore
 
 pytestmark = pytest.mark.django_db(transaction=True)
 

@@ -4,8 +4,8 @@ import asyncio
 
 import pytest
 
+from chat.chatkit.sse import KEEPALIVE, sse_stream
 from chat.models import ThreadItem
-from chat.streaming import KEEPALIVE, sse_stream
 from tests.asgi import post_over_asgi
 from tests.chatkit_client import parse_sse, user_input
 

@@ -17,11 +17,19 @@ from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
 from django.urls import reverse
 
-from chat import attachments
+from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
 
 register = template.Library()
 logger = logging.getLogger(__name__)
+
+
+def upload_strategy_option(request: HttpRequest) -> dict[str, Any]:
+    """ChatKit JS `api.uploadStrategy`, as configured by CHAT_ATTACHMENT_UPLOAD_STRATEGY."""
+    if app_settings.ATTACHMENT_UPLOAD_STRATEGY == "direct":
+        url = request.build_absolute_uri(reverse("chatkit-upload"))
+        return {"type": "direct", "uploadUrl": url}
+    return {"type": "two_phase"}
 
 
 def api_options(request: HttpRequest) -> dict[str, Any]:
@@ -30,7 +38,7 @@ def api_options(request: HttpRequest) -> dict[str, Any]:
     return {
         "url": reverse("chatkit"),
         "domainKey": app_settings.DOMAIN_KEY,
-        "uploadStrategy": attachments.upload_strategy_option(request),
+        "uploadStrategy": upload_strategy_option(request),
     }
 
 
@@ -50,7 +58,7 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
         },
         "composer": {
             "placeholder": app_settings.COMPOSER_PLACEHOLDER,
-            "attachments": attachments.composer_attachment_options(),
+            "attachments": composer_attachment_options(),
         },
         "threadItemActions": {"feedback": True, "retry": True},
     }

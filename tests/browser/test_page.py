@@ -14,7 +14,7 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework_simplejwt.tokens import AccessToken
 
-from chat.attachments import composer_attachment_options, upload_strategy_option
+from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
 from chat.models import Attachment, Thread
 from tests.browser.site import CDN_URL, WIDGET_TIMEOUT, SitePage
@@ -137,7 +137,7 @@ def test_composer_announces_attachments_and_the_double_uploads_with_bearer(
     attachments = options["composer"]["attachments"]
     assert attachments["enabled"] is True
     assert "text/plain" in attachments["accept"] and attachments["maxCount"] >= 1
-    assert options["api"]["uploadStrategy"] == upload_strategy_option()
+    assert options["api"]["uploadStrategy"] == {"type": "two_phase"}
     assert (uploaded["createStatus"], uploaded["uploadStatus"]) == (200, 200)
     upload_path = urlsplit(uploaded["uploadUrl"]).path
     [upload_call] = site.requests_to(upload_path)

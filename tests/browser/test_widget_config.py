@@ -8,7 +8,7 @@ from urllib.parse import urlencode
 import pytest
 from django.test import Client
 
-from chat.attachments import composer_attachment_options
+from chat.attachments.policy import composer_attachment_options
 
 pytestmark = pytest.mark.django_db
 

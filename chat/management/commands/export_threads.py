@@ -11,14 +11,14 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from chat.export import write_export
+from chat.management.base import ChatCommand
 from chat.models import Thread
+from chat.review.export import write_export
 
 
-class Command(BaseCommand):
+class Command(ChatCommand):
     help = "Export one user's threads with their items, feedback and attachment details."
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -34,11 +34,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, **options: Any) -> None:
-        user_model = get_user_model()
-        try:
-            user = user_model._default_manager.get_by_natural_key(options["user"])
-        except user_model.DoesNotExist:
-            raise CommandError(f"Unknown user '{options['user']}'.", returncode=2) from None
+        user = self.user_named(options["user"])
         threads = Thread.objects.filter(owner=user)
         count = threads.count()
         if options["output"]:
@@ -47,9 +43,10 @@ class Command(BaseCommand):
         else:
             self.write_stdout(threads, options["format"])
             where = "standard output"
-        self.stderr.write(
+        self.summary(
             f"Exported {count} thread{'s' if count != 1 else ''} of {user.get_username()} "
-            f"to {where}."
+            f"to {where}.",
+            to_stderr=True,
         )
 
     def write_stdout(self, threads: Any, fmt: str) -> None:

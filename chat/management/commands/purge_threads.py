@@ -1,6 +1,6 @@
 """`manage.py purge_threads`: delete old conversations and abandoned uploads.
 
-A dry run unless `--yes` is given. The work itself is in chat.retention; this command
+A dry run unless `--yes` is given. The work itself is in chat.retention.purge; this command
 parses and checks arguments, takes the one-run-at-a-time lock and reports.
 """
 
@@ -8,13 +8,13 @@ import argparse
 from datetime import timedelta
 from typing import Any
 
-from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
-from chat import retention
 from chat.conf import app_settings
+from chat.management.base import ChatCommand, usage_error
+from chat.retention import purge as retention
 
 
 def duration(text: str) -> timedelta:
@@ -31,12 +31,7 @@ def batch_size(text: str) -> int:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def usage_error(message: str) -> CommandError:
-    """An argument problem found after parsing: exit status 2, like argparse's own."""
-    return CommandError(message, returncode=2)
-
-
-class Command(BaseCommand):
+class Command(ChatCommand):
     help = (
         "Delete threads (with their items, feedback, attachments and files) selected by age, "
         "inactivity or owner, and uploads never attached to a message older than a day. "
@@ -81,7 +76,7 @@ class Command(BaseCommand):
         if dry_run:
             self.stdout.write("Dry run: nothing is deleted. Add --yes to delete.")
         try:
-            with retention.exclusive("purge_threads"):
+            with self.one_run_at_a_time("purge_threads"):
                 retention.purge(
                     selection,
                     batch_size=options["batch_size"],
@@ -90,12 +85,10 @@ class Command(BaseCommand):
                     progress=self.progress if options["verbosity"] >= 2 else None,
                     now=now,
                 )
-        except retention.AlreadyRunning as exc:
-            raise CommandError(f"Not started: {exc}. Try again when it has finished.") from exc
         except DatabaseError as exc:
             done = retention.summary(counts, dry_run)
             raise CommandError(f"Purge failed: {exc}. Before the failure: {done}") from exc
-        self.stdout.write(retention.summary(counts, dry_run))
+        self.summary(retention.summary(counts, dry_run))
         if counts.file_errors:
             raise CommandError(
                 f"{counts.file_errors} stored file(s) could not be deleted (their rows are "
@@ -110,7 +103,7 @@ class Command(BaseCommand):
         selection = retention.Selection(
             created_before=now - options["older_than"] if options["older_than"] else None,
             inactive_since=now - max(inactive) if inactive else None,
-            owner_id=self.user_id(options["user"]) if options["user"] is not None else None,
+            owner_id=self.user_named(options["user"]).pk if options["user"] is not None else None,
         )
         if selection.empty:
             raise usage_error(
@@ -127,14 +120,6 @@ class Command(BaseCommand):
                 f"(it is {days!r})."
             )
         return timedelta(days=days)
-
-    @staticmethod
-    def user_id(username: str) -> int:
-        user_model = get_user_model()
-        try:
-            return user_model._default_manager.get_by_natural_key(username).pk
-        except user_model.DoesNotExist:
-            raise usage_error(f"Unknown user '{username}'.") from None
 
     def progress(self, counts: retention.PurgeCounts) -> None:
         self.stdout.write(

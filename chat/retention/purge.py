@@ -7,29 +7,20 @@ explicitly with one statement each (Django's delete collector would load every i
 the batch into memory first), and stored files are deleted only after the batch commits:
 a crash can leave an orphaned file, never a row whose file is gone.
 
-`exclusive()` keeps two purges from running at once, across processes and hosts.
+`chat.management.locks.exclusive()` keeps two purges from running at once.
 """
 
-import fcntl
-import hashlib
-import logging
-import os
 import re
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from pathlib import Path
 
-from django.core.files.storage import default_storage
-from django.db import DatabaseError, connections, router, transaction
+from django.db import router, transaction
 from django.db.models import Count, QuerySet, Sum
 from django.utils import timezone
 
-from chat.models import Attachment, Feedback, Thread, ThreadItem
-
-logger = logging.getLogger(__name__)
+from chat.attachments.files import remove_files
+from chat.models import Attachment, Thread, ThreadItem
 
 DEFAULT_BATCH_SIZE = 500
 # Ids of one batch are bound as query parameters: keep well under SQLite's 32766.
@@ -156,24 +147,6 @@ def summary(counts: PurgeCounts, dry_run: bool) -> str:
     return line + "."
 
 
-def remove_files(names: list[str]) -> int:
-    """Delete stored files whose rows are already gone; returns how many could not be.
-
-    A file left behind is harmless (no row points at it); a row whose file is gone is not,
-    which is why this only ever runs after the rows' transaction committed.
-    """
-    failures = 0
-    for name in names:
-        if not name:
-            continue
-        try:
-            default_storage.delete(name)
-        except Exception:  # any storage backend error: count it, keep going
-            logger.exception("Could not delete stored file %s", name)
-            failures += 1
-    return failures
-
-
 def remove_files_on_commit(names: list[str], counts: PurgeCounts, using: str) -> None:
     """Remove the files once the rows' transaction commits (never if it rolls back)."""
 
@@ -198,24 +171,13 @@ def count_threads(ids: list[str]) -> tuple[PurgeCounts, list[str]]:
 
 
 def delete_threads_now(ids: list[str]) -> tuple[PurgeCounts, list[str]]:
-    """Delete the threads and everything hanging off them, a statement or two per table;
-    returns the counts and the stored files to remove once this commits.
-
-    Items go first, with `_raw_delete`: Django's collector would load every item of the
-    batch to cascade to their feedback, so feedback is deleted explicitly just before (a
-    future relation to ThreadItem fails the batch with an IntegrityError rather than being
-    skipped). The threads' own delete then goes through the collector, which loads only
-    the batch's thread rows: it removes attachments and detaches token usage (kept for
-    accounting) with one statement each, and follows any relation added later.
-    """
+    """Delete the threads and everything hanging off them, a statement or two per table
+    (see `ThreadQuerySet.delete_with_dependents`); returns the counts and the stored files
+    to remove once this commits."""
     files = list(Attachment.objects.filter(thread_id__in=ids).values_list("file", "size"))
-    Feedback.objects.filter(item__thread_id__in=ids).delete()
-    items = ThreadItem.objects.filter(thread_id__in=ids)._raw_delete(
-        router.db_for_write(ThreadItem)
-    )
-    _, per_model = Thread.objects.filter(pk__in=ids).delete()
+    threads, items = Thread.objects.filter(pk__in=ids).delete_with_dependents()
     counts = PurgeCounts(
-        threads=per_model.get(Thread._meta.label, 0),
+        threads=threads,
         items=items,
         attachments=len(files),
         bytes=sum(size for _, size in files),
@@ -329,83 +291,3 @@ def preview_delete(threads: QuerySet[Thread]) -> PurgeCounts:
     rows = Thread.objects.filter(pk__in=threads.values("pk"))
     run_batches(rows, count_threads, batch_size=MAX_BATCH_SIZE, lock=False, counts=counts)
     return counts
-
-
-# --- one run at a time ------------------------------------------------------------------------
-
-
-class AlreadyRunning(Exception):
-    """Another process holds the lock."""
-
-
-def advisory_key(name: str) -> int:
-    """A stable signed 64-bit key for PostgreSQL's advisory locks."""
-    digest = hashlib.blake2b(f"chatsite:{name}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-@contextmanager
-def advisory_lock(using: str, name: str) -> Iterator[None]:
-    """A PostgreSQL session-level advisory lock: held by this connection across the
-    batches' transactions, visible to every host using the database, and released by the
-    server if the process dies, so it never goes stale."""
-    connection = connections[using]
-    key = advisory_key(name)
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    if not acquired:
-        raise AlreadyRunning(f"another {name} run is in progress (PostgreSQL advisory lock)")
-    try:
-        yield
-    finally:
-        try:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-        except DatabaseError:
-            # The connection is gone, and the server released the lock with it.
-            logger.warning("Could not release the %s lock; the connection was lost", name)
-
-
-def lock_file_path(using: str, name: str) -> Path:
-    """Next to the SQLite database file (the only place every process using that database
-    can see), else in the temporary directory."""
-    connection = connections[using]
-    database = str(connection.settings_dict.get("NAME") or "")
-    in_memory = getattr(connection, "is_in_memory_db", lambda: True)()
-    if connection.vendor == "sqlite" and database and not in_memory:
-        return Path(f"{database}.{name}.lock")
-    return Path(tempfile.gettempdir()) / f"chatsite-{name}.lock"
-
-
-@contextmanager
-def file_lock(path: Path, name: str) -> Iterator[None]:
-    """An exclusive `flock` on a file: released by the kernel when the process exits, so
-    it never goes stale. The file itself stays; removing it would race with a waiter."""
-    descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise AlreadyRunning(f"another {name} run is in progress (lock file {path})") from None
-        os.ftruncate(descriptor, 0)
-        os.write(descriptor, f"{os.getpid()}\n".encode())
-        try:
-            yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-    finally:
-        os.close(descriptor)
-
-
-@contextmanager
-def exclusive(name: str, using: str = "default") -> Iterator[None]:
-    """Run the block only if no other process is inside `exclusive(name)`; raise
-    AlreadyRunning otherwise. PostgreSQL: an advisory lock (works across hosts). SQLite:
-    a lock file beside the database (SQLite databases live on one host anyway)."""
-    if connections[using].vendor == "postgresql":
-        with advisory_lock(using, name):
-            yield
-    else:
-        with file_lock(lock_file_path(using, name), name):
-            yield

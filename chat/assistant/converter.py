@@ -20,7 +20,8 @@ from openai.types.responses import (
     ResponseInputTextParam,
 )
 
-from chat.attachments import EXTENSIONS, PREVIEWABLE, matches_signature, read_stored
+from chat.attachments.files import read_stored
+from chat.attachments.policy import EXTENSIONS, PREVIEWABLE, matches_signature
 from chat.conf import app_settings
 
 # Types that are text whatever their MIME family says; text/* is text too.

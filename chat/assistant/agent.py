@@ -13,10 +13,10 @@ from agents import Agent, Model, OpenAIChatCompletionsModel, OpenAIResponsesMode
 from django.utils.module_loading import import_string
 from openai import AsyncOpenAI
 
+from chat.assistant.demo_model import DemoModel
+from chat.assistant.tools import BUILTIN_TOOLS
+from chat.chatkit.context import RequestContext
 from chat.conf import app_settings
-from chat.context import RequestContext
-from chat.demo_model import DemoModel
-from chat.tools import BUILTIN_TOOLS
 
 AgentFactory = Callable[[RequestContext], Agent]
 

@@ -8,8 +8,8 @@ from agents import RunContextWrapper, function_tool
 from chatkit.agents import AgentContext
 from django.utils import timezone
 
-from chat.context import RequestContext
-from chat.selectors import search_conversations
+from chat.assistant.search import search_conversations
+from chat.chatkit.context import RequestContext
 
 
 @function_tool

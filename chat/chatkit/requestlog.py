@@ -9,6 +9,8 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from chat.chatkit.context import TurnUsage
+
 logger = logging.getLogger("chat.requests")
 
 
@@ -18,18 +20,18 @@ class RequestLog:
     user_id: Any = None
     request_type: str = "-"
     thread_id: str | None = None
-    # Filled while the answer streams (see SiteChatKitServer.respond).
-    stats: dict[str, Any] = field(default_factory=dict)
+    # Filled in when the answer's turn completes (see SiteChatKitServer.respond).
+    usage: TurnUsage = field(default_factory=TurnUsage)
 
     def fields(self, status: int | str) -> dict[str, Any]:
         return {
             "user": self.user_id if self.user_id is not None else "-",
             "type": self.request_type,
-            "thread": self.stats.get("thread_id") or self.thread_id or "-",
+            "thread": self.usage.thread_id or self.thread_id or "-",
             "status": status,
             "duration_ms": round((time.monotonic() - self.started) * 1000),
-            "input_tokens": self.stats.get("input_tokens", 0),
-            "output_tokens": self.stats.get("output_tokens", 0),
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
         }
 
     def emit(self, status: int | str) -> None:

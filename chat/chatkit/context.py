@@ -15,15 +15,26 @@ class PageContext:
     selection: str = ""
 
 
+@dataclass
+class TurnUsage:
+    """What one turn used, set by the server when the answer completes."""
+
+    thread_id: str | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+
+
 @dataclass(frozen=True)
 class RequestContext:
     """Passed to every Store and server call; the store scopes every query to `user`."""
 
     user: AbstractBaseUser
     page: PageContext = field(default_factory=PageContext)
-    extra: dict[str, Any] = field(default_factory=dict)
-    # What the request did, for its log line: thread id, tokens used.
-    stats: dict[str, Any] = field(default_factory=dict)
+    # Scheme and host the client reached, e.g. `https://example.com`: ChatKit needs
+    # absolute preview and upload URLs. Empty when there is no HTTP request (commands).
+    base_url: str = ""
+    # The turn this request ran, if any, for its log line.
+    usage: TurnUsage = field(default_factory=TurnUsage)
 
     @property
     def user_id(self) -> Any:

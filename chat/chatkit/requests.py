@@ -5,7 +5,6 @@ gone out. Everything that can be checked up front is checked here, so a client g
 400 or 404 it can act on instead of a broken stream.
 """
 
-from chatkit.store import NotFoundError
 from chatkit.types import (
     ChatKitReq,
     ThreadsAddUserMessageReq,
@@ -15,10 +14,11 @@ from chatkit.types import (
 )
 from pydantic import TypeAdapter, ValidationError
 
-from chat.attachments import sendability_problem
+from chat.attachments.access import sendability_problem
+from chat.chatkit.context import RequestContext
+from chat.chatkit.store import DjangoStore
 from chat.conf import app_settings
-from chat.context import RequestContext
-from chat.store import DjangoStore
+from chat.errors import BadRequest
 
 request_adapter: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 
@@ -35,14 +35,6 @@ UNSUPPORTED_TYPES = {
 
 # Largest page a client may ask for in threads.list and items.list (0 means the default).
 MAX_PAGE_SIZE = 100
-
-
-class BadRequest(Exception):
-    """The request is malformed or not supported; `message` tells the client which."""
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 def describe_validation_error(error: ValidationError) -> str:
@@ -108,9 +100,6 @@ async def authorize_attachments(
     if len(attachment_ids) > limit:
         raise BadRequest(f"A message can carry at most {limit} attachments.")
     for attachment_id in attachment_ids:
-        problem = await sendability_problem(attachment_id, thread_id, context)
+        problem = await sendability_problem(attachment_id, thread_id, context.user_id)
         if problem:
             raise BadRequest(problem)
-
-
-__all__ = ["BadRequest", "NotFoundError", "authorize_request", "parse_request"]

@@ -24,18 +24,17 @@ from chatkit.types import (
     UserMessageItem,
     WidgetItem,
 )
-from django.db import IntegrityError
+from django.db import IntegrityError, router, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from pydantic import TypeAdapter
 
 from chat import models
-from chat.attachments import fresh_attachment, with_fresh_urls
-from chat.context import RequestContext
-from chat.retention import remove_files
+from chat.attachments.files import remove_files
+from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
+from chat.chatkit.context import RequestContext
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
-attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
 
 def aware(value: datetime) -> datetime:
@@ -73,10 +72,16 @@ def after_filter(order: str, created_at: datetime, tie_field: str, tie_value: An
 
 
 async def fetch_page(rows: QuerySet, order: str, tie_field: str, limit: int) -> tuple[list, bool]:
-    """One page of `rows` (at least one row) and whether more follow it."""
-    limit = max(1, limit)
+    """One page of `rows` and whether more follow it (a page of 0 rows is empty)."""
+    if limit <= 0:
+        return [], await rows.aexists()
     page = [row async for row in rows.order_by(*ordering(order, tie_field))[: limit + 1]]
     return page[:limit], len(page) > limit
+
+
+def page_of(data: list, has_more: bool) -> Page:
+    """A Page whose `after` is the last id shown, when more follow it."""
+    return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
 
 
 def ordering(order: str, tie_field: str) -> list[str]:
@@ -123,6 +128,17 @@ def item_fields(item: ThreadItem) -> dict[str, Any]:
         "data": without_nul(item.model_dump(mode="json")),
         "text": without_nul(plain_text(item)),
     }
+
+
+def delete_thread_rows(threads: QuerySet[models.Thread]) -> tuple[int, list[str]]:
+    """Delete the threads' rows in one transaction; returns how many threads went and the
+    stored files that are now to be removed."""
+    with transaction.atomic(using=router.db_for_write(models.Thread)):
+        files = list(
+            models.Attachment.objects.filter(thread__in=threads).values_list("file", flat=True)
+        )
+        deleted, _ = threads.delete_with_dependents()
+    return deleted, files
 
 
 class DjangoStore(Store[RequestContext]):
@@ -204,17 +220,12 @@ class DjangoStore(Store[RequestContext]):
             rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
         page, has_more = await fetch_page(rows, order, "id", limit)
         data = [thread_metadata(row) for row in page]
-        return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+        return page_of(data, has_more)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        thread = self.threads(context).filter(pk=thread_id)
-        files = [
-            name
-            async for name in models.Attachment.objects.filter(
-                thread__in=thread
-            ).values_list("file", flat=True)
-        ]
-        deleted, _ = await thread.adelete()
+        deleted, files = await sync_to_async(delete_thread_rows)(
+            self.threads(context).filter(pk=thread_id)
+        )
         if not deleted:
             raise NotFoundError(f"Thread {thread_id} not found")
         # Files go after their rows, so a failure never leaves a row without its file.
@@ -235,11 +246,12 @@ class DjangoStore(Store[RequestContext]):
             if anchor is None:
                 return Page(data=[], has_more=False, after=None)
             rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
-        page = [row async for row in rows.order_by(*ordering(order, "id"))[: limit + 1]]
-        has_more = len(page) > limit
+        page, has_more = await fetch_page(rows, order, "id", limit)
         # Stored image previews carry expiring signatures: re-sign them on every load.
-        data = [with_fresh_urls(thread_item(row), context) for row in page[:limit]]
-        return Page(data=data, has_more=has_more, after=data[-1].id if has_more else None)
+        data = [
+            with_fresh_urls(thread_item(row), context.user_id, context.base_url) for row in page
+        ]
+        return page_of(data, has_more)
 
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
@@ -264,7 +276,7 @@ class DjangoStore(Store[RequestContext]):
         row = await self.items(thread_id, context).filter(item_id=item_id).afirst()
         if row is None:
             raise NotFoundError(f"Item {item_id} not found")
-        return with_fresh_urls(thread_item(row), context)
+        return with_fresh_urls(thread_item(row), context.user_id, context.base_url)
 
     async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
@@ -296,7 +308,8 @@ class DjangoStore(Store[RequestContext]):
         row = await self.attachments(context).filter(pk=attachment_id).afirst()
         if row is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-        return fresh_attachment(attachment_adapter.validate_python(row.data), context)
+        attachment = attachment_adapter.validate_python(row.data)
+        return resigned(attachment, context.user_id, context.base_url)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
         rows = self.attachments(context).filter(pk=attachment_id)

@@ -1,8 +1,10 @@
-"""The ChatKit server: how this site answers a turn.
+"""One agent run for one turn, as a stream of ChatKit events.
 
-The SDK's `ChatKitServer` routes requests and persists what streams through it; this
-subclass supplies the answer (`respond`), stores feedback, and fixes two things the SDK
-leaves to integrations: model item ids and friendly provider errors.
+`AgentRun` connects the configured MCP servers, builds the agent, runs it on the thread's
+history and relays the Agents SDK's stream as ChatKit events, fixing what the SDK leaves
+to integrations: store ids for model items, a model that goes silent, provider errors in
+plain words, and cancelling the model when nobody is left to read the answer. When the
+events are exhausted, `usage` holds what the run used.
 """
 
 import asyncio
@@ -10,40 +12,24 @@ import logging
 from collections.abc import AsyncIterator, Callable
 
 import openai
-from agents import RunConfig, Runner
+from agents import RunConfig, Runner, TResponseInputItem, Usage
 from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.errors import CustomStreamError
-from chatkit.server import ChatKitServer
 from chatkit.types import (
     AssistantMessageItem,
-    FeedbackKind,
     NoticeEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
     ThreadItemUpdatedEvent,
-    ThreadMetadata,
     ThreadStreamEvent,
-    UserMessageItem,
 )
 
-from chat.agent import agent_for
-from chat.attachments import DjangoAttachmentStore
+from chat.assistant.agent import agent_for
+from chat.assistant.mcp import connected_mcp_servers
+from chat.assistant.tool_activity import ToolActivityHooks
 from chat.conf import app_settings
-from chat.context import RequestContext
-from chat.converter import SiteItemConverter
-from chat.mcp import connected_mcp_servers
-from chat.store import DjangoStore
-from chat.tool_activity import ToolActivityHooks
 
 logger = logging.getLogger(__name__)
-
-
-def title_from(message: UserMessageItem, max_chars: int) -> str:
-    """A thread title from the first message: its words, cut on a word boundary."""
-    text = " ".join(" ".join(part.text for part in message.content).split())
-    if len(text) <= max_chars:
-        return text or "New conversation"
-    return text[:max_chars].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
 
 
 def provider_error_message(error: Exception) -> str:
@@ -110,27 +96,22 @@ async def cut_off_when_silent(
         yield event
 
 
-class SiteChatKitServer(ChatKitServer[RequestContext]):
-    store: DjangoStore
+class AgentRun:
+    """The agent answering one turn: iterate `events()` once, then read `usage`."""
 
     def __init__(
         self,
-        store: DjangoStore | None = None,
-        attachment_store: DjangoAttachmentStore | None = None,
+        agent_context: AgentContext,
+        history: list[TResponseInputItem],
+        new_item_id: Callable[[], str],
     ) -> None:
-        super().__init__(store or DjangoStore(), attachment_store or DjangoAttachmentStore())
-        self.converter = SiteItemConverter()
+        self.agent_context = agent_context
+        self.history = history
+        self.new_item_id = new_item_id
+        self.usage = Usage()
 
-    async def respond(
-        self,
-        thread: ThreadMetadata,
-        input_user_message: UserMessageItem | None,
-        context: RequestContext,
-    ) -> AsyncIterator[ThreadStreamEvent]:
-        if input_user_message is not None and not thread.title:
-            thread.title = title_from(input_user_message, app_settings.TITLE_MAX_CHARS)
-
-        agent_context = AgentContext(thread=thread, store=self.store, request_context=context)
+    async def events(self) -> AsyncIterator[ThreadStreamEvent]:
+        thread_id = self.agent_context.thread.id
         async with connected_mcp_servers(app_settings.MCP_SERVERS) as (servers, unavailable):
             for name in unavailable:
                 yield NoticeEvent(
@@ -138,13 +119,13 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
                     message=f"The “{name}” tools are unavailable right now; "
                     "answering without them.",
                 )
-            agent = agent_for(context)
+            agent = agent_for(self.agent_context.request_context)
             if servers:
                 agent = agent.clone(mcp_servers=[*agent.mcp_servers, *servers])
             result = Runner.run_streamed(
                 agent,
-                await self.history(thread, context),
-                context=agent_context,
+                self.history,
+                context=self.agent_context,
                 hooks=ToolActivityHooks(),
                 # Traces would be exported to OpenAI: never by default, and never offline.
                 run_config=RunConfig(tracing_disabled=True),
@@ -152,19 +133,19 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
             timeout = app_settings.MODEL_TIMEOUT
             try:
                 async for event in with_store_item_ids(
-                    cut_off_when_silent(stream_agent_response(agent_context, result), timeout),
-                    lambda: self.store.generate_item_id("message", thread, context),
+                    cut_off_when_silent(stream_agent_response(self.agent_context, result), timeout),
+                    self.new_item_id,
                 ):
                     yield event
             except ModelSilent as error:
-                logger.warning("Model silent for %ss in thread %s", timeout, thread.id)
+                logger.warning("Model silent for %ss in thread %s", timeout, thread_id)
                 raise CustomStreamError(
                     f"The assistant's model provider did not answer within {timeout:g} seconds."
                     " Please retry.",
                     allow_retry=True,
                 ) from error
             except openai.OpenAIError as error:
-                logger.warning("Model provider error in thread %s: %r", thread.id, error)
+                logger.warning("Model provider error in thread %s: %r", thread_id, error)
                 raise CustomStreamError(
                     provider_error_message(error), allow_retry=True
                 ) from error
@@ -172,26 +153,4 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
                 # A client that hung up must not keep the model (and its bill) running.
                 if not result.is_complete:
                     result.cancel()
-        usage = result.context_wrapper.usage
-        context.stats.update(
-            thread_id=thread.id, input_tokens=usage.input_tokens, output_tokens=usage.output_tokens
-        )
-        await self.store.record_usage(
-            thread.id, usage.input_tokens, usage.output_tokens, context
-        )
-
-    async def history(self, thread: ThreadMetadata, context: RequestContext) -> list:
-        """The thread's most recent items (the new message included), oldest first."""
-        page = await self.store.load_thread_items(
-            thread.id, None, app_settings.HISTORY_ITEMS, "desc", context
-        )
-        return await self.converter.to_agent_input(list(reversed(page.data)))
-
-    async def add_feedback(
-        self,
-        thread_id: str,
-        item_ids: list[str],
-        feedback: FeedbackKind,
-        context: RequestContext,
-    ) -> None:
-        await self.store.save_feedback(thread_id, item_ids, feedback, context)
+        self.usage = result.context_wrapper.usage

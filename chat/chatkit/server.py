@@ -1,0 +1,82 @@
+"""The ChatKit server: how this site answers a turn.
+
+The SDK's `ChatKitServer` routes requests and persists what streams through it; this
+subclass names the thread, hands the turn to the assistant (`chat.assistant.run`),
+records the turn's token usage, and stores feedback.
+"""
+
+from collections.abc import AsyncIterator
+
+from chatkit.agents import AgentContext
+from chatkit.server import ChatKitServer
+from chatkit.types import (
+    FeedbackKind,
+    ThreadMetadata,
+    ThreadStreamEvent,
+    UserMessageItem,
+)
+
+from chat.assistant.converter import SiteItemConverter
+from chat.assistant.run import AgentRun
+from chat.attachments.store import DjangoAttachmentStore
+from chat.chatkit.context import RequestContext
+from chat.chatkit.store import DjangoStore
+from chat.conf import app_settings
+
+
+def title_from(message: UserMessageItem, max_chars: int) -> str:
+    """A thread title from the first message: its words, cut on a word boundary."""
+    text = " ".join(" ".join(part.text for part in message.content).split())
+    if len(text) <= max_chars:
+        return text or "New conversation"
+    return text[:max_chars].rsplit(" ", 1)[0].rstrip(",.;:") + "…"
+
+
+class SiteChatKitServer(ChatKitServer[RequestContext]):
+    store: DjangoStore
+
+    def __init__(
+        self,
+        store: DjangoStore | None = None,
+        attachment_store: DjangoAttachmentStore | None = None,
+    ) -> None:
+        super().__init__(store or DjangoStore(), attachment_store or DjangoAttachmentStore())
+        self.converter = SiteItemConverter()
+
+    async def respond(
+        self,
+        thread: ThreadMetadata,
+        input_user_message: UserMessageItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        if input_user_message is not None and not thread.title:
+            thread.title = title_from(input_user_message, app_settings.TITLE_MAX_CHARS)
+        run = AgentRun(
+            AgentContext(thread=thread, store=self.store, request_context=context),
+            await self.history(thread, context),
+            lambda: self.store.generate_item_id("message", thread, context),
+        )
+        async for event in run.events():
+            yield event
+        context.usage.thread_id = thread.id
+        context.usage.input_tokens = run.usage.input_tokens
+        context.usage.output_tokens = run.usage.output_tokens
+        await self.store.record_usage(
+            thread.id, run.usage.input_tokens, run.usage.output_tokens, context
+        )
+
+    async def history(self, thread: ThreadMetadata, context: RequestContext) -> list:
+        """The thread's most recent items (the new message included), oldest first."""
+        page = await self.store.load_thread_items(
+            thread.id, None, app_settings.HISTORY_ITEMS, "desc", context
+        )
+        return await self.converter.to_agent_input(list(reversed(page.data)))
+
+    async def add_feedback(
+        self,
+        thread_id: str,
+        item_ids: list[str],
+        feedback: FeedbackKind,
+        context: RequestContext,
+    ) -> None:
+        await self.store.save_feedback(thread_id, item_ids, feedback, context)

@@ -1,0 +1,71 @@
+"""One family of errors that a client can act on.
+
+Services raise a `ChatError` subclass; views turn every one of them into the same JSON
+answer (`{"detail": message}`, the status, the headers) in one place, `error_response`.
+Anything that is not a `ChatError` is a bug or an outage and is handled as such.
+"""
+
+from django.http import JsonResponse
+
+
+class ChatError(Exception):
+    """A refusal with an HTTP status, a message safe to show, and extra headers."""
+
+    status = 400
+
+    def __init__(
+        self, message: str, *, status: int | None = None, headers: dict[str, str] | None = None
+    ):
+        super().__init__(message)
+        self.message = message
+        if status is not None:
+            self.status = status
+        self.headers = dict(headers or {})
+
+
+class BadRequest(ChatError):
+    """The request is malformed or not supported; the message says which (400)."""
+
+
+class NotFound(ChatError):
+    """Missing, or someone else's: the two are never told apart (404)."""
+
+    status = 404
+
+    def __init__(self, message: str = "Not found."):
+        super().__init__(message)
+
+
+class AttachmentRejected(ChatError):
+    """An upload the site refuses: 400, 409, 413 or 415, as `status` says."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message, status=status)
+
+
+class LimitExceeded(ChatError):
+    """A limit was hit: 429 with `Retry-After: retry_after` (whole seconds, at least 1)."""
+
+    status = 429
+
+    def __init__(self, message: str, retry_after: float):
+        self.retry_after = max(1, int(retry_after))
+        super().__init__(message, headers={"Retry-After": str(self.retry_after)})
+
+
+class Unavailable(ChatError):
+    """A dependency (the database, Redis) is down: 503, retry in a few seconds."""
+
+    status = 503
+
+    def __init__(
+        self,
+        message: str = "The service is temporarily unavailable. Please retry.",
+        retry_after: int = 5,
+    ):
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
+def error_response(error: ChatError) -> JsonResponse:
+    """The one JSON shape of every refusal."""
+    return JsonResponse({"detail": error.message}, status=error.status, headers=error.headers)

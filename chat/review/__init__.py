@@ -1,0 +1,2 @@
+"""Staff review: how stored items read (items), the admin transcript (transcript) and the
+export formats (export)."""
