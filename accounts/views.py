@@ -12,7 +12,6 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_POST
 
 from accounts.tokens import issue_session_access_token
 
@@ -64,7 +63,6 @@ def signup(request: HttpRequest) -> HttpResponse:
 
 
 @never_cache
-@require_POST
 def session_token(request: HttpRequest) -> JsonResponse:
     """Trade the logged-in session (plus CSRF token) for a short-lived access token.
 
@@ -72,6 +70,8 @@ def session_token(request: HttpRequest) -> JsonResponse:
     the visitor's session. `never_cache` sets `Cache-Control: no-store`, so no proxy or
     browser cache keeps the token.
     """
+    if request.method != "POST":
+        return JsonResponse({"detail": "Use POST."}, status=405, headers={"Allow": "POST"})
     if not request.user.is_authenticated:
         return JsonResponse({"detail": "Authentication required: log in first"}, status=401)
     access, expires_in = issue_session_access_token(request.user)

@@ -21,12 +21,12 @@ from django.views.decorators.csrf import csrf_exempt
 from accounts.jwt import AuthenticationFailed, authenticate_bearer, unauthorized
 from chat.attachments import access, serving, uploads
 from chat.attachments.store import to_json
-from chat.chatkit.context import RequestContext, page_context_from
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import parse_request
 from chat.chatkit.server import SiteChatKitServer
 from chat.chatkit.turns import run_request
 from chat.conf import app_settings
+from chat.context import RequestContext, page_context_from
 from chat.errors import (
     AttachmentRejected,
     BadRequest,

@@ -3,6 +3,9 @@ from django.urls import include, path
 
 from chatsite import views
 
+handler404 = "chatsite.errors.page_not_found"
+handler500 = "chatsite.errors.server_error"
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("about/", views.about, name="about"),

@@ -6,7 +6,7 @@ from agents import Agent, function_tool
 
 from chat.assistant.agent import build_agent
 from chat.assistant.demo_model import DemoModel
-from chat.chatkit.context import RequestContext
+from chat.context import RequestContext
 
 seen_contexts: list[RequestContext] = []
 

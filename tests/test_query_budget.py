@@ -14,7 +14,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from chat.models import Thread, ThreadItem
+from chat.models import Feedback, Thread, ThreadItem
 from tests.chatkit_client import bearer, parse_sse, user_input
 
 pytestmark = pytest.mark.django_db
@@ -130,3 +130,21 @@ def test_one_turn_stays_within_budget_whatever_the_thread_length(alice):
 
     assert short_events[-1]["type"] != "error" and long_events[-1]["type"] != "error"
     assert short_queries == long_queries <= TURN_BUDGET
+
+
+def test_threads_delete_queries_do_not_grow_with_items_or_feedback(alice, bob):
+    make_threads(alice, 2)
+    small, large = Thread.objects.filter(owner=alice).order_by("id")
+    make_items(small, 3)
+    make_items(large, 3000)
+    Feedback.objects.bulk_create(
+        Feedback(item=item, user=bob, kind="positive", created_at=timezone.now())
+        for item in ThreadItem.objects.filter(thread=large)[:500]
+    )
+
+    few_queries, _ = queries_for(alice, "threads.delete", thread_id=small.id)
+    many_queries, _ = queries_for(alice, "threads.delete", thread_id=large.id)
+
+    assert not Thread.objects.filter(owner=alice).exists()
+    assert not ThreadItem.objects.exists() and not Feedback.objects.exists()
+    assert few_queries == many_queries <= 15  # measured at 13

@@ -35,8 +35,8 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from chat import models
-from chat.chatkit.context import RequestContext
 from chat.chatkit.store import DjangoStore
+from chat.context import RequestContext
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -234,6 +234,17 @@ async def test_delete_thread_removes_it_and_its_items(alice):
     with pytest.raises(NotFoundError):
         await store.load_thread("thr_1", as_user(alice))
     assert await item_count("thr_1") == 0
+
+
+async def test_a_page_of_zero_items_is_empty_and_says_more_follow(alice):
+    await new_thread(alice, "thr_1")
+    await store.add_thread_item("thr_1", user_message("msg_1", "thr_1"), as_user(alice))
+
+    items = await store.load_thread_items("thr_1", None, 0, "asc", as_user(alice))
+    threads = await store.load_threads(0, None, "desc", as_user(alice))
+
+    assert (items.data, items.has_more, items.after) == ([], True, None)
+    assert (threads.data, threads.has_more, threads.after) == ([], True, None)
 
 
 async def test_delete_thread_of_another_user_raises_and_keeps_it(alice, bob):

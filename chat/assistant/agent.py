@@ -15,8 +15,8 @@ from openai import AsyncOpenAI
 
 from chat.assistant.demo_model import DemoModel
 from chat.assistant.tools import BUILTIN_TOOLS
-from chat.chatkit.context import RequestContext
 from chat.conf import app_settings
+from chat.context import RequestContext
 
 AgentFactory = Callable[[RequestContext], Agent]
 

@@ -9,7 +9,7 @@ from chatkit.agents import AgentContext
 from django.utils import timezone
 
 from chat.assistant.search import search_conversations
-from chat.chatkit.context import RequestContext
+from chat.context import RequestContext
 
 
 @function_tool

@@ -28,7 +28,7 @@ from chat.attachments.policy import (
     normalise_type,
 )
 from chat.attachments.signing import download_url, upload_url
-from chat.chatkit.context import RequestContext
+from chat.context import RequestContext
 
 attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 

@@ -1,3 +1,3 @@
 """The ChatKit protocol on Django: the server (server), the ORM store (store), parsing and
 authorising requests (requests), the endpoint's turn lifecycle (turns), server-sent events
-(sse), what a request knows (context) and its log line (requestlog)."""
+(sse), and a request's log line (requestlog)."""

@@ -9,7 +9,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from chat.chatkit.context import TurnUsage
+from chat.context import TurnUsage
 
 logger = logging.getLogger("chat.requests")
 

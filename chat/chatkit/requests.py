@@ -15,9 +15,9 @@ from chatkit.types import (
 from pydantic import TypeAdapter, ValidationError
 
 from chat.attachments.access import sendability_problem
-from chat.chatkit.context import RequestContext
 from chat.chatkit.store import DjangoStore
 from chat.conf import app_settings
+from chat.context import RequestContext
 from chat.errors import BadRequest
 
 request_adapter: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)

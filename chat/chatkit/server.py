@@ -19,9 +19,9 @@ from chatkit.types import (
 from chat.assistant.converter import SiteItemConverter
 from chat.assistant.run import AgentRun
 from chat.attachments.store import DjangoAttachmentStore
-from chat.chatkit.context import RequestContext
 from chat.chatkit.store import DjangoStore
 from chat.conf import app_settings
+from chat.context import RequestContext
 
 
 def title_from(message: UserMessageItem, max_chars: int) -> str:

@@ -32,7 +32,7 @@ from pydantic import TypeAdapter
 from chat import models
 from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
-from chat.chatkit.context import RequestContext
+from chat.context import RequestContext
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 

@@ -13,11 +13,11 @@ from contextlib import AsyncExitStack
 from chatkit.server import NonStreamingResult, StreamingResult
 from chatkit.types import ChatKitReq, is_streaming_req
 
-from chat.chatkit.context import RequestContext
 from chat.chatkit.requests import authorize_request
 from chat.chatkit.server import SiteChatKitServer
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
+from chat.context import RequestContext
 from chat.limits import check_message_rate, check_token_quota, stream_slot, thread_turn
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
