@@ -28,39 +28,34 @@ export function refusal(file, options, count) {
   if (options.maxSize && file.size > options.maxSize) {
     return `“${file.name}” is larger than ${formatBytes(options.maxSize)}.`;
   }
-  if (!isAccepted(file, options.accept ?? {})) {
+  if (!acceptedType(file, options.accept ?? {})) {
     return `Files like “${file.name}” cannot be attached.`;
   }
   return "";
 }
 
-function isAccepted(file, accept) {
-  const mime = (file.type || "").toLowerCase();
-  if (mime && Object.hasOwn(accept, mime)) {
-    return true;
-  }
-  // Browsers report many types for text files (or none): the extension decides, as on the
-  // server (chat/attachments.py normalise_type).
-  const name = file.name.toLowerCase();
-  return Object.values(accept).some((extensions) =>
-    (extensions ?? []).some((extension) => name.endsWith(extension.toLowerCase())),
-  );
-}
-
-/** The MIME type to declare: the browser's, else the one the extension stands for. */
-export function declaredType(file, options) {
-  const accept = options?.accept ?? {};
+/**
+ * The type the server takes `file` as, or "" when it takes no such file: the browser's
+ * type when accepted, else the one its extension stands for. Browsers report many types
+ * for text files (or none), so the extension decides, as on the server
+ * (chat/attachments/policy.py normalise_type).
+ */
+function acceptedType(file, accept) {
   const mime = (file.type || "").toLowerCase();
   if (mime && Object.hasOwn(accept, mime)) {
     return mime;
   }
   const name = file.name.toLowerCase();
-  for (const [type, extensions] of Object.entries(accept)) {
-    if ((extensions ?? []).some((extension) => name.endsWith(extension.toLowerCase()))) {
-      return type;
-    }
-  }
-  return mime || "application/octet-stream";
+  const match = Object.entries(accept).find(([, extensions]) =>
+    (extensions ?? []).some((extension) => name.endsWith(extension.toLowerCase())),
+  );
+  return match ? match[0] : "";
+}
+
+/** The MIME type to declare: the accepted one, else the browser's. */
+export function declaredType(file, options) {
+  const accepted = acceptedType(file, options?.accept ?? {});
+  return accepted || (file.type || "").toLowerCase() || "application/octet-stream";
 }
 
 export function formatBytes(bytes) {
