@@ -97,6 +97,12 @@ export function createThreadList({ element, protocol, allow, currentId, onOpen, 
     item.replaceChildren(open, ...buttons);
   }
 
+  // Back from renaming or deleting to the plain row, with the focus on it.
+  function back(item, thread) {
+    fill(item, thread);
+    item.querySelector(".bc-thread-open").focus();
+  }
+
   function startRename(item, thread) {
     const input = h("input", {
       type: "text",
@@ -109,22 +115,18 @@ export function createThreadList({ element, protocol, allow, currentId, onOpen, 
     const save = h("button", { type: "submit", class: "bc-text-button" }, "Save");
     const cancel = h("button", { type: "button", class: "bc-text-button" }, "Cancel");
     const form = h("form", { class: "bc-rename" }, input, save, cancel);
-    const back = () => {
-      fill(item, thread);
-      item.querySelector(".bc-thread-open").focus();
-    };
-    cancel.addEventListener("click", back);
+    cancel.addEventListener("click", () => back(item, thread));
     input.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.preventDefault(); // cancels the rename, not the whole panel
-        back();
+        back(item, thread);
       }
     });
     form.addEventListener("submit", async (event) => {
       event.preventDefault();
       const title = input.value.trim();
       if (!title || title === thread.title) {
-        back();
+        back(item, thread);
         return;
       }
       save.disabled = true;
@@ -132,7 +134,7 @@ export function createThreadList({ element, protocol, allow, currentId, onOpen, 
         const updated = await protocol.call("threads.update", { thread_id: thread.id, title });
         Object.assign(thread, { title: updated.title ?? title });
         onRenamed(thread);
-        back();
+        back(item, thread);
       } catch (error) {
         save.disabled = false;
         status.textContent = `The conversation could not be renamed. ${error.message}`;
@@ -149,15 +151,11 @@ export function createThreadList({ element, protocol, allow, currentId, onOpen, 
     const no = h("button", { type: "button", class: "bc-text-button" }, "Cancel");
     const question = h("div", { class: "bc-confirm", role: "group", "aria-label": "Confirm deletion" },
       h("p", {}, `Delete “${title}”? This cannot be undone.`), yes, no);
-    const back = () => {
-      fill(item, thread);
-      item.querySelector(".bc-thread-open").focus();
-    };
-    no.addEventListener("click", back);
+    no.addEventListener("click", () => back(item, thread));
     question.addEventListener("keydown", (event) => {
       if (event.key === "Escape") {
         event.preventDefault();
-        back();
+        back(item, thread);
       }
     });
     yes.addEventListener("click", async () => {
