@@ -17,7 +17,7 @@ const MAX_ROWS_PX = 160;
 export function createComposer({ placeholder, attachmentOptions, uploader, onSend, onStop }) {
   let streaming = false;
   let cancellable = true;
-  const pending = []; // { file, chip, attachment, controller, failed }: the files to send
+  const pending = []; // { chip, attachment, controller, failed, restored }: the files to send
 
   const textarea = h("textarea", {
     class: "bc-textarea",
@@ -131,37 +131,52 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     updateButton();
   }
 
+  // A file to send, shown as a chip: its icon, its name, `details` (size, progress) and a
+  // remove button.
+  function addEntry({ name, image, state, details = [], attachment = null, controller = null, restored = false }) {
+    const remove = iconButton("close", `Remove ${name}`, { class: "bc-icon-button bc-chip-remove" });
+    const chip = h(
+      "li",
+      { class: "bc-chip", "data-state": state },
+      icon(image ? "attach" : "file", 16),
+      h("span", { class: "bc-chip-name" }, name),
+      ...details,
+      remove,
+    );
+    const entry = { chip, attachment, controller, failed: false, restored };
+    remove.addEventListener("click", () => discard(entry));
+    pending.push(entry);
+    chips.append(chip);
+    chips.hidden = false;
+    return entry;
+  }
+
+  function discard(entry) {
+    entry.controller?.abort();
+    pending.splice(pending.indexOf(entry), 1);
+    entry.chip.remove();
+    chips.hidden = pending.length === 0;
+    // Uploaded but not sent: the server would keep it until the purge; remove it now. Not
+    // a restored one: its message may have reached the server after all.
+    if (entry.attachment && !entry.restored) {
+      uploader.remove(entry.attachment.id).catch(() => {});
+    }
+    updateButton();
+    textarea.focus();
+  }
+
   function start(file) {
     const controller = new AbortController();
     const progress = h("progress", { max: 1, "aria-label": `Uploading ${file.name}` });
     const status = h("span", { class: "bc-chip-status" }, formatBytes(file.size));
-    const remove = iconButton("close", `Remove ${file.name}`, { class: "bc-icon-button bc-chip-remove" });
-    const chip = h(
-      "li",
-      { class: "bc-chip", "data-state": "uploading" },
-      icon(file.type.startsWith("image/") ? "attach" : "file", 16),
-      h("span", { class: "bc-chip-name" }, file.name),
-      status,
-      progress,
-      remove,
-    );
-    const entry = { file, chip, attachment: null, failed: false, controller };
-    pending.push(entry);
-    chips.append(chip);
-    chips.hidden = false;
-
-    remove.addEventListener("click", () => {
-      controller.abort();
-      pending.splice(pending.indexOf(entry), 1);
-      chip.remove();
-      chips.hidden = pending.length === 0;
-      if (entry.attachment) {
-        // Uploaded but not sent: the server would keep it until the purge; remove it now.
-        uploader.remove(entry.attachment.id).catch(() => {});
-      }
-      updateButton();
-      textarea.focus();
+    const entry = addEntry({
+      name: file.name,
+      image: file.type.startsWith("image/"),
+      state: "uploading",
+      details: [status, progress],
+      controller,
     });
+    const { chip } = entry;
 
     uploader
       .upload(file, {
@@ -223,24 +238,13 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
         resize();
       }
       for (const attachment of attachments) {
-        const chip = h(
-          "li",
-          { class: "bc-chip", "data-state": "ready" },
-          icon("file", 16),
-          h("span", { class: "bc-chip-name" }, attachment.name),
-        );
-        const entry = { file: null, chip, attachment, failed: false, controller: null };
-        const remove = iconButton("close", `Remove ${attachment.name}`, { class: "bc-icon-button bc-chip-remove" });
-        remove.addEventListener("click", () => {
-          pending.splice(pending.indexOf(entry), 1);
-          chip.remove();
-          chips.hidden = pending.length === 0;
-          updateButton();
+        addEntry({
+          name: attachment.name,
+          image: attachment.type === "image",
+          state: "ready",
+          attachment,
+          restored: true,
         });
-        chip.append(remove);
-        pending.push(entry);
-        chips.append(chip);
-        chips.hidden = false;
       }
       updateButton();
     },
