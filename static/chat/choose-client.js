@@ -52,7 +52,7 @@ export async function chooseClient({ config, scriptLoad, ...deps }) {
 async function builtinClient(options) {
   let module;
   try {
-    module = await import("./builtin/client.js");
+    module = await import("./builtin/controller.js");
   } catch (error) {
     console.error("The built-in chat could not be loaded", error);
     const why = options.fallbackReason ? `${options.fallbackReason}, and ` : "";

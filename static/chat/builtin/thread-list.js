@@ -10,15 +10,16 @@ const NEAR_END_PX = 80;
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 /**
- * `element`: the history view to fill; `allow`: { rename, delete };
- * `currentId()`: the open thread; `onOpen(thread)`, `onRenamed(thread)`, `onDeleted(id)`.
- * Returns { refresh(), setTitle(id, title), focus() }.
+ * `allow`: { rename, delete }; `currentId()`: the open thread; `onOpen(thread)`,
+ * `onRenamed(thread)`, `onDeleted(id)`.
+ * Returns { element, refresh(), setTitle(id, title), focus() }; `element` goes into the
+ * history view.
  */
-export function createThreadList({ element, protocol, allow, currentId, onOpen, onRenamed, onDeleted }) {
+export function createThreadList({ protocol, allow, currentId, onOpen, onRenamed, onDeleted }) {
   const list = h("ul", { class: "bc-threads", "aria-label": "Conversations" });
   const status = h("p", { class: "bc-threads-status", role: "status" });
   const scroller = h("div", { class: "bc-threads-scroller" }, list, status);
-  element.replaceChildren(scroller);
+  const element = h("div", { class: "bc-history-list" }, scroller);
 
   let after = null;
   let hasMore = false;
@@ -177,6 +178,7 @@ export function createThreadList({ element, protocol, allow, currentId, onOpen, 
   }
 
   return {
+    element,
     /** Load the list afresh (it is shown again, and may have changed meanwhile). */
     refresh() {
       generation += 1;

@@ -4,24 +4,19 @@
 // 401 retry, page context and the quoted selection), and the same remembered thread, so
 // a conversation started in one client continues in the other.
 //
-// This module holds the conversation's state and the protocol flow; rendering lives in
-// messages.js, thread-list.js and composer.js.
+// This module is the controller: the conversation's state (which thread, how far back it
+// is loaded, the answer streaming now) and the protocol flow (open, page, send, retry,
+// stop, the stream's events). The screen is built and wired by view.js.
 
 import { describeChatError } from "../notice.js";
 import { quoteText } from "../selection.js";
 import { rememberedThread, rememberThread } from "../thread-memory.js";
 import { createUploader } from "./attachments.js";
-import { createComposer } from "./composer.js";
-import { h, icon, iconButton } from "./dom.js";
-import { createMessageList } from "./messages.js";
 import { createProtocol } from "./protocol.js";
 import { createThreadList } from "./thread-list.js";
+import { createView } from "./view.js";
 
 const ITEMS_PAGE_SIZE = 30;
-const NEAR_TOP_PX = 120;
-const NEW_TITLE = "New conversation";
-
-let instances = 0;
 
 /**
  * The built-in client. `fallbackReason` (a sentence fragment) is set when it stands in
@@ -31,91 +26,30 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
   const userId = config.userId;
   const options = config.chatkit ?? {};
   const api = options.api ?? {};
-  const allowHistory = options.history?.enabled !== false;
   const protocol = createProtocol({ url: api.url, chatFetch });
   const attachmentOptions = options.composer?.attachments?.enabled ? options.composer.attachments : null;
-  const uploader = createUploader({ protocol, strategy: api.uploadStrategy, options: attachmentOptions });
-  const id = `bc-${(instances += 1)}`;
 
   let threadId = rememberedThread(userId);
   let olderCursor = null;
   let loadingOlder = false;
-  let view = 0; // bumped whenever another thread is shown; late answers for the old one are dropped
-  let turn = null; // the streaming request: { controller, pendingUserId, userStored, text, attachments }
+  let generation = 0; // bumped whenever another thread is shown; late answers for the old one are dropped
+  let turn = null; // the streaming request: { controller, pendingUserId, userStored }
 
-  // --- the DOM ---------------------------------------------------------------------------
-  const title = h("h3", { class: "bc-title", id: `${id}-title` }, NEW_TITLE);
-  const historyButton = allowHistory
-    ? iconButton("history", "Conversation history", { "aria-expanded": "false", "aria-controls": `${id}-history` })
-    : null;
-  const newButton = iconButton("plus", "New conversation");
-  const toolbar = h("div", { class: "bc-toolbar" }, historyButton, title, newButton);
-
-  const start = h("div", { class: "bc-start", hidden: true });
-  const log = h("div", {
-    class: "bc-log",
-    role: "log",
-    "aria-live": "polite",
-    "aria-labelledby": `${id}-title`,
-  });
-  const scroller = h("div", { class: "bc-scroller" }, start, log);
-  const composer = createComposer({
-    placeholder: options.composer?.placeholder ?? "",
-    attachmentOptions,
-    uploader,
-    onSend: send,
-    onStop: stop,
-  });
-  const conversation = h("div", { class: "bc-conversation" }, scroller, composer.element);
-
-  const historyList = h("div", { class: "bc-history-list" });
-  const historyBack = h(
-    "button",
-    { type: "button", class: "bc-text-button bc-history-back" },
-    icon("back", 16),
-    "Back to the conversation",
-  );
-  const history = h(
-    "section",
-    { class: "bc-history", id: `${id}-history`, hidden: true, "aria-label": "Conversation history" },
-    h("div", { class: "bc-history-header" }, historyBack),
-    historyList,
-  );
-  const root = h(
-    "div",
-    { class: "bc", "data-builtin-client": "", "data-theme": theme.current() },
-    fallbackReason ? fallbackNotice(fallbackReason) : null,
-    toolbar,
-    h("div", { class: "bc-views" }, conversation, history),
-  );
-
-  const messages = createMessageList({
-    scroller,
-    list: log,
-    allow: {
-      feedback: options.threadItemActions?.feedback !== false,
-      retry: options.threadItemActions?.retry !== false,
-    },
-    actions: { feedback, retry: retryLast },
-    attachmentUrl: (attachmentId) =>
-      (config.attachmentUrl ?? `${api.url}attachments/__id__/`).replace("__id__", encodeURIComponent(attachmentId)),
-  });
-  const threads = allowHistory
+  const threads = options.history?.enabled !== false
     ? createThreadList({
-        element: historyList,
         protocol,
         allow: { rename: options.history?.showRename !== false, delete: options.history?.showDelete !== false },
         currentId: () => threadId,
         onOpen: (thread) => {
-          showConversation();
+          view.showConversation();
           if (thread.id !== threadId) {
             openThread(thread.id);
           }
-          composer.focus();
+          view.composer.focus();
         },
         onRenamed: (thread) => {
           if (thread.id === threadId) {
-            setTitle(thread.title);
+            view.setTitle(thread.title);
           }
         },
         onDeleted: (deletedId) => {
@@ -125,100 +59,43 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
         },
       })
     : null;
-
-  // --- wiring ------------------------------------------------------------------------------
-  historyButton?.addEventListener("click", () => (history.hidden ? showHistory() : showConversation(true)));
-  historyBack.addEventListener("click", () => showConversation(true));
-  newButton.addEventListener("click", () => {
-    newConversation();
-    composer.focus();
+  const view = createView({
+    options,
+    themeName: theme.current(),
+    fallbackReason,
+    threads,
+    attachmentOptions,
+    uploader: createUploader({ protocol, strategy: api.uploadStrategy, options: attachmentOptions }),
+    attachmentUrl: (attachmentId) =>
+      (config.attachmentUrl ?? `${api.url}attachments/__id__/`).replace("__id__", encodeURIComponent(attachmentId)),
+    actions: { send, stop, retry: retryLast, feedback, newConversation, loadOlder },
   });
-  root.addEventListener("keydown", (event) => {
-    // Escape leaves the history first; the panel closes on the next one.
-    if (event.key === "Escape" && !history.hidden && !event.defaultPrevented) {
-      event.preventDefault();
-      showConversation(true);
-    }
-  });
-  scroller.addEventListener("scroll", () => {
-    if (scroller.scrollTop < NEAR_TOP_PX) {
-      loadOlder();
-    }
-  }, { passive: true });
-  if (attachmentOptions) {
-    wireDrop(root, (files) => {
-      showConversation();
-      composer.addFiles(files);
-    });
-  }
-
-  // --- views ---------------------------------------------------------------------------
-  function showHistory() {
-    history.hidden = false;
-    conversation.hidden = true;
-    historyButton?.setAttribute("aria-expanded", "true");
-    threads.refresh().then(() => {
-      if (!history.hidden && root.contains(document.activeElement)) {
-        threads.focus();
-      }
-    });
-    historyBack.focus();
-  }
-
-  function showConversation(focus = false) {
-    if (history.hidden) {
-      return;
-    }
-    history.hidden = true;
-    conversation.hidden = false;
-    historyButton?.setAttribute("aria-expanded", "false");
-    messages.scroll.follow();
-    if (focus) {
-      historyButton?.focus();
-    }
-  }
-
-  function setTitle(text) {
-    title.textContent = text || NEW_TITLE;
-  }
-
-  function renderStart() {
-    const screen = options.startScreen ?? {};
-    const prompts = (screen.prompts ?? []).map((prompt) => {
-      const button = h("button", { type: "button", class: "bc-prompt" }, prompt.label || prompt.prompt);
-      button.addEventListener("click", () => send({ text: prompt.prompt || prompt.label, attachments: [] }));
-      return h("li", {}, button);
-    });
-    start.replaceChildren(
-      h("p", { class: "bc-greeting" }, screen.greeting || "How can I help?"),
-      prompts.length ? h("ul", { class: "bc-prompts", "aria-label": "Suggestions" }, prompts) : null,
-    );
-  }
+  const { messages, composer } = view;
 
   function updateStart() {
-    start.hidden = !(threadId === null && messages.isEmpty());
+    view.setStartShown(threadId === null && messages.isEmpty());
   }
 
   // --- threads -------------------------------------------------------------------------
   function newConversation() {
     stop();
-    view += 1;
+    generation += 1;
     threadId = null;
     olderCursor = null;
     rememberThread(userId, null);
-    setTitle("");
+    view.setTitle("");
     messages.reset([]);
     updateStart();
-    showConversation();
+    view.showConversation();
   }
 
   async function openThread(openId) {
     stop();
-    const mine = (view += 1);
+    const mine = (generation += 1);
     threadId = openId;
     olderCursor = null;
     rememberThread(userId, openId);
-    setTitle("");
+    view.setTitle("");
     messages.reset([]);
     updateStart();
     messages.showStatus("Loading the conversation…");
@@ -227,16 +104,16 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
         protocol.call("threads.get_by_id", { thread_id: openId }),
         protocol.call("items.list", { thread_id: openId, limit: ITEMS_PAGE_SIZE, order: "desc" }),
       ]);
-      if (mine !== view) {
+      if (mine !== generation) {
         return;
       }
-      setTitle(thread.title);
+      view.setTitle(thread.title);
       messages.reset([...page.data].reverse());
       olderCursor = page.has_more ? page.after : null;
       messages.scroll.toEnd();
       fillView(mine);
     } catch (error) {
-      if (mine !== view) {
+      if (mine !== generation) {
         return;
       }
       if (error.status === 404) {
@@ -251,7 +128,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
 
   // A first page shorter than the view leaves nothing to scroll up: load older at once.
   function fillView(mine) {
-    if (mine === view && olderCursor && scroller.scrollHeight <= scroller.clientHeight + NEAR_TOP_PX) {
+    if (mine === generation && olderCursor && view.needsMoreAbove()) {
       loadOlder().then(() => fillView(mine));
     }
   }
@@ -261,7 +138,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
       return;
     }
     loadingOlder = true;
-    const mine = view;
+    const mine = generation;
     try {
       const page = await protocol.call("items.list", {
         thread_id: threadId,
@@ -269,7 +146,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
         order: "desc",
         after: olderCursor,
       });
-      if (mine === view) {
+      if (mine === generation) {
         messages.prepend([...page.data].reverse());
         olderCursor = page.has_more ? page.after : null;
       }
@@ -317,7 +194,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
   }
 
   async function run(type, params, { pendingUserId = null, text = "", attachments = [] }) {
-    const mine = view;
+    const mine = generation;
     const current = { controller: new AbortController(), pendingUserId, userStored: !pendingUserId };
     turn = current;
     composer.setStreaming(true);
@@ -327,13 +204,13 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
       outcome = await protocol.stream(type, params, {
         signal: current.controller.signal,
         onEvent: (event) => {
-          if (mine === view) {
+          if (mine === generation) {
             handle(event, current);
           }
         },
       });
     } catch (error) {
-      if (mine === view) {
+      if (mine === generation) {
         failed(error, current, text, attachments);
       }
     } finally {
@@ -341,7 +218,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
       composer.setStreaming(false);
       messages.setStreaming(false);
     }
-    if (outcome === "stopped" && mine === view) {
+    if (outcome === "stopped" && mine === generation) {
       // The server keeps what was said so far; mark it as cut short here too.
       messages.busyIds().forEach((itemId) => messages.markStopped(itemId));
       if (!current.userStored) {
@@ -350,7 +227,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
       }
       updateStart();
     }
-    if (mine === view) {
+    if (mine === generation) {
       composer.focus();
     }
   }
@@ -373,10 +250,10 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
       case "thread.created":
         threadId = event.thread.id;
         rememberThread(userId, threadId);
-        setTitle(event.thread.title);
+        view.setTitle(event.thread.title);
         break;
       case "thread.updated":
-        setTitle(event.thread.title);
+        view.setTitle(event.thread.title);
         threads?.setTitle(event.thread.id, event.thread.title);
         break;
       case "thread.item.added":
@@ -436,18 +313,17 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
   // --- the client interface --------------------------------------------------------------
   return {
     mount(container) {
-      renderStart();
       updateStart();
-      container.replaceChildren(root);
+      container.replaceChildren(view.root);
       if (threadId) {
         openThread(threadId);
       }
     },
     applyTheme() {
-      root.dataset.theme = theme.current();
+      view.applyTheme(theme.current());
     },
     async quote(text) {
-      showConversation();
+      view.showConversation();
       composer.setValue(quoteText(text));
       composer.focus();
     },
@@ -462,55 +338,4 @@ function readable(error) {
     return error.message;
   }
   return describeChatError(error);
-}
-
-// Says, once, why this is not the ChatKit widget; the details are one click away.
-function fallbackNotice(reason) {
-  const dismiss = iconButton("close", "Dismiss this message", { class: "bc-icon-button bc-fallback-dismiss" });
-  const notice = h(
-    "div",
-    { class: "bc-fallback", role: "status" },
-    h("p", {}, "The chat widget could not be loaded, so this is the site's built-in chat."),
-    h("details", {}, h("summary", {}, "Why?"), h("p", {}, `${capitalise(reason)}.`)),
-    dismiss,
-  );
-  dismiss.addEventListener("click", () => notice.remove());
-  return notice;
-}
-
-function capitalise(text) {
-  return text ? text[0].toUpperCase() + text.slice(1) : text;
-}
-
-// Files dropped anywhere on the client go to the composer.
-function wireDrop(root, onFiles) {
-  let depth = 0;
-  const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
-  root.addEventListener("dragenter", (event) => {
-    if (hasFiles(event)) {
-      depth += 1;
-      root.dataset.dropping = "true";
-    }
-  });
-  root.addEventListener("dragleave", () => {
-    depth = Math.max(0, depth - 1);
-    if (depth === 0) {
-      delete root.dataset.dropping;
-    }
-  });
-  root.addEventListener("dragover", (event) => {
-    if (hasFiles(event)) {
-      event.preventDefault();
-      event.dataTransfer.dropEffect = "copy";
-    }
-  });
-  root.addEventListener("drop", (event) => {
-    if (!hasFiles(event)) {
-      return;
-    }
-    event.preventDefault();
-    depth = 0;
-    delete root.dataset.dropping;
-    onFiles([...event.dataTransfer.files]);
-  });
 }

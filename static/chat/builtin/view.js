@@ -1,0 +1,226 @@
+// The built-in client's screen: a toolbar (history, title, new conversation), the
+// conversation (start screen, messages, composer), the history, and the one-line notice
+// saying why this is not ChatKit. This module builds the DOM and wires its events to the
+// controller's actions; what is shown when is the controller's business (controller.js).
+
+import { createComposer } from "./composer.js";
+import { h, icon, iconButton } from "./dom.js";
+import { createMessageList } from "./messages.js";
+
+const NEAR_TOP_PX = 120;
+const NEW_TITLE = "New conversation";
+
+let instances = 0;
+
+/**
+ * The client's DOM. `options`: ChatKit's options from the page config; `themeName`: the
+ * theme to start in; `fallbackReason`: why ChatKit did not load ("" when it was not
+ * tried); `threads`: the history list (thread-list.js), null when history is off;
+ * `attachmentOptions` and `uploader`: for the composer; `attachmentUrl(id)`: where a sent
+ * file is linked; `actions`: the controller's { send({ text, attachments }), stop(),
+ * retry(), feedback(itemId, kind), newConversation(), loadOlder() }.
+ * Returns { root, messages, composer, setTitle(text), setStartShown(shown),
+ * showConversation(focus), needsMoreAbove(), applyTheme(themeName) }.
+ */
+export function createView({
+  options,
+  themeName,
+  fallbackReason,
+  threads,
+  attachmentOptions,
+  uploader,
+  attachmentUrl,
+  actions,
+}) {
+  const id = `bc-${(instances += 1)}`;
+
+  const title = h("h3", { class: "bc-title", id: `${id}-title` }, NEW_TITLE);
+  const historyButton = threads
+    ? iconButton("history", "Conversation history", { "aria-expanded": "false", "aria-controls": `${id}-history` })
+    : null;
+  const newButton = iconButton("plus", "New conversation");
+  const toolbar = h("div", { class: "bc-toolbar" }, historyButton, title, newButton);
+
+  const start = h("div", { class: "bc-start", hidden: true }, startScreen(options.startScreen ?? {}, actions.send));
+  const log = h("div", {
+    class: "bc-log",
+    role: "log",
+    "aria-live": "polite",
+    "aria-labelledby": `${id}-title`,
+  });
+  const scroller = h("div", { class: "bc-scroller" }, start, log);
+  const composer = createComposer({
+    placeholder: options.composer?.placeholder ?? "",
+    attachmentOptions,
+    uploader,
+    onSend: actions.send,
+    onStop: actions.stop,
+  });
+  const conversation = h("div", { class: "bc-conversation" }, scroller, composer.element);
+
+  const historyBack = h(
+    "button",
+    { type: "button", class: "bc-text-button bc-history-back" },
+    icon("back", 16),
+    "Back to the conversation",
+  );
+  const history = h(
+    "section",
+    { class: "bc-history", id: `${id}-history`, hidden: true, "aria-label": "Conversation history" },
+    h("div", { class: "bc-history-header" }, historyBack),
+    threads?.element,
+  );
+  const root = h(
+    "div",
+    { class: "bc", "data-builtin-client": "", "data-theme": themeName },
+    fallbackReason ? fallbackNotice(fallbackReason) : null,
+    toolbar,
+    h("div", { class: "bc-views" }, conversation, history),
+  );
+
+  const messages = createMessageList({
+    scroller,
+    list: log,
+    allow: {
+      feedback: options.threadItemActions?.feedback !== false,
+      retry: options.threadItemActions?.retry !== false,
+    },
+    actions: { feedback: actions.feedback, retry: actions.retry },
+    attachmentUrl,
+  });
+
+  historyButton?.addEventListener("click", () => (history.hidden ? showHistory() : showConversation(true)));
+  historyBack.addEventListener("click", () => showConversation(true));
+  newButton.addEventListener("click", () => {
+    actions.newConversation();
+    composer.focus();
+  });
+  root.addEventListener("keydown", (event) => {
+    // Escape leaves the history first; the panel closes on the next one.
+    if (event.key === "Escape" && !history.hidden && !event.defaultPrevented) {
+      event.preventDefault();
+      showConversation(true);
+    }
+  });
+  scroller.addEventListener("scroll", () => {
+    if (scroller.scrollTop < NEAR_TOP_PX) {
+      actions.loadOlder();
+    }
+  }, { passive: true });
+  if (attachmentOptions) {
+    wireDrop(root, (files) => {
+      showConversation();
+      composer.addFiles(files);
+    });
+  }
+
+  function showHistory() {
+    history.hidden = false;
+    conversation.hidden = true;
+    historyButton?.setAttribute("aria-expanded", "true");
+    threads.refresh().then(() => {
+      if (!history.hidden && root.contains(document.activeElement)) {
+        threads.focus();
+      }
+    });
+    historyBack.focus();
+  }
+
+  function showConversation(focus = false) {
+    if (history.hidden) {
+      return;
+    }
+    history.hidden = true;
+    conversation.hidden = false;
+    historyButton?.setAttribute("aria-expanded", "false");
+    messages.scroll.follow();
+    if (focus) {
+      historyButton?.focus();
+    }
+  }
+
+  return {
+    root,
+    messages,
+    composer,
+    showConversation,
+    setTitle(text) {
+      title.textContent = text || NEW_TITLE;
+    },
+    /** The greeting and suggestions, for a conversation with nothing in it yet. */
+    setStartShown(shown) {
+      start.hidden = !shown;
+    },
+    /** True when the messages do not fill the view: there is nothing to scroll up. */
+    needsMoreAbove() {
+      return scroller.scrollHeight <= scroller.clientHeight + NEAR_TOP_PX;
+    },
+    applyTheme(name) {
+      root.dataset.theme = name;
+    },
+  };
+}
+
+// The greeting and the suggested prompts; a prompt is sent as it is clicked.
+function startScreen(screen, send) {
+  const prompts = (screen.prompts ?? []).map((prompt) => {
+    const button = h("button", { type: "button", class: "bc-prompt" }, prompt.label || prompt.prompt);
+    button.addEventListener("click", () => send({ text: prompt.prompt || prompt.label, attachments: [] }));
+    return h("li", {}, button);
+  });
+  return [
+    h("p", { class: "bc-greeting" }, screen.greeting || "How can I help?"),
+    prompts.length ? h("ul", { class: "bc-prompts", "aria-label": "Suggestions" }, prompts) : null,
+  ];
+}
+
+// Says, once, why this is not the ChatKit widget; the details are one click away.
+function fallbackNotice(reason) {
+  const dismiss = iconButton("close", "Dismiss this message", { class: "bc-icon-button bc-fallback-dismiss" });
+  const notice = h(
+    "div",
+    { class: "bc-fallback", role: "status" },
+    h("p", {}, "The chat widget could not be loaded, so this is the site's built-in chat."),
+    h("details", {}, h("summary", {}, "Why?"), h("p", {}, `${capitalise(reason)}.`)),
+    dismiss,
+  );
+  dismiss.addEventListener("click", () => notice.remove());
+  return notice;
+}
+
+function capitalise(text) {
+  return text ? text[0].toUpperCase() + text.slice(1) : text;
+}
+
+// Files dropped anywhere on the client go to the composer.
+function wireDrop(root, onFiles) {
+  let depth = 0;
+  const hasFiles = (event) => [...(event.dataTransfer?.types ?? [])].includes("Files");
+  root.addEventListener("dragenter", (event) => {
+    if (hasFiles(event)) {
+      depth += 1;
+      root.dataset.dropping = "true";
+    }
+  });
+  root.addEventListener("dragleave", () => {
+    depth = Math.max(0, depth - 1);
+    if (depth === 0) {
+      delete root.dataset.dropping;
+    }
+  });
+  root.addEventListener("dragover", (event) => {
+    if (hasFiles(event)) {
+      event.preventDefault();
+      event.dataTransfer.dropEffect = "copy";
+    }
+  });
+  root.addEventListener("drop", (event) => {
+    if (!hasFiles(event)) {
+      return;
+    }
+    event.preventDefault();
+    depth = 0;
+    delete root.dataset.dropping;
+    onFiles([...event.dataTransfer.files]);
+  });
+}
