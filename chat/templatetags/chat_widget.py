@@ -19,6 +19,8 @@ from django.urls import reverse
 
 from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
+from chat.context import PAGE_LIMITS
+from chat.models import Thread, ThreadItem
 
 register = template.Library()
 logger = logging.getLogger(__name__)
@@ -66,6 +68,9 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
 
 WIDGET_MODES = ("auto", "builtin", "chatkit")
 ATTACHMENT_ID_PLACEHOLDER = "__id__"
+# Items the built-in client never shows: the SDK's context for the model and the marker
+# at the end of a turn.
+HIDDEN_ITEM_TYPES = ThreadItem.INTERNAL_TYPES | {"end_of_turn"}
 
 
 def widget_mode() -> str:
@@ -94,8 +99,16 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
         "widget": widget_mode(),
         "cdnUrl": app_settings.CDN_URL,
         "widgetTimeout": float(app_settings.WIDGET_TIMEOUT),
-        # Where the built-in client links a sent file (the owner's session may read it).
+        # Where the built-in client links a sent file (the owner's session may read it):
+        # the placeholder stands for the attachment's id.
         "attachmentUrl": reverse("chatkit-attachment", args=[ATTACHMENT_ID_PLACEHOLDER]),
+        "attachmentIdPlaceholder": ATTACHMENT_ID_PLACEHOLDER,
+        # The server's own bounds, so the page holds no copies: how much of the page context
+        # it keeps (the page cuts a quoted selection to it), the longest thread title.
+        "pageLimits": dict(PAGE_LIMITS),
+        "titleMaxLength": Thread._meta.get_field("title").max_length,
+        # Thread items the built-in client does not show.
+        "hiddenItemTypes": sorted(HIDDEN_ITEM_TYPES),
         "chatkit": chatkit_options(request),
     }
 

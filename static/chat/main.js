@@ -26,7 +26,7 @@ function startChat(config) {
   // Start fetching the widget now, so the first opening does not wait for the network
   // (unless the site always uses its built-in client: then nothing is fetched).
   const scriptLoad = loadClientScript(config);
-  const pageContext = createPageContext();
+  const pageContext = createPageContext({ limits: config.pageLimits });
   const tokens = createTokenSource({
     url: config.tokenUrl,
     csrfToken: config.csrfToken,

@@ -2,9 +2,6 @@
 // The server bounds and validates it (chat/context.py) and mentions the page to the
 // agent. Both chat clients send it through addPageContext, so they send the same thing.
 
-// The server's bound on the selection (chat/context.py PAGE_LIMITS); longer text is cut.
-export const SELECTION_LIMIT = 4000;
-
 // Requests that carry a new user message: the quoted selection belongs to the first one.
 const MESSAGE_REQUESTS = new Set(["threads.create", "threads.add_user_message"]);
 
@@ -23,10 +20,11 @@ export function addPageContext(body, page) {
 
 /**
  * The page context of this tab. The selection the user asked about ("Ask AI") rides along
- * until a request has carried it with a user message.
+ * until a request has carried it with a user message, cut to what the server keeps of it
+ * (`limits`: the server's PAGE_LIMITS from the page config).
  * Returns { setSelection(text), current(), apply(body) }.
  */
-export function createPageContext({ location = window.location, doc = document } = {}) {
+export function createPageContext({ limits, location = window.location, doc = document }) {
   let selection = "";
 
   function current() {
@@ -47,7 +45,7 @@ export function createPageContext({ location = window.location, doc = document }
 
   return {
     setSelection(text) {
-      selection = String(text ?? "").trim().slice(0, SELECTION_LIMIT);
+      selection = String(text ?? "").trim().slice(0, limits.selection);
     },
     current,
     apply,

@@ -431,6 +431,8 @@ def test_feedback_rename_and_delete_are_stored(open_site, make_user):
     chat.button("Rename “Second question”").click()
     title_box = chat.root.get_by_role("textbox", name="New title")
     expect(title_box).to_be_focused()
+    max_length = Thread._meta.get_field("title").max_length
+    expect(title_box).to_have_attribute("maxlength", str(max_length))
     title_box.fill("Renamed by Alice")
     title_box.press("Enter")
     expect(rows.first.locator(".bc-thread-title")).to_have_text("Renamed by Alice")

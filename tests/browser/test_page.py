@@ -16,6 +16,7 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
+from chat.context import PAGE_LIMITS
 from chat.models import Attachment, Thread
 from tests.browser.site import CDN_URL, WIDGET_TIMEOUT, SitePage
 from tests.chatkit_client import assistant_text
@@ -332,6 +333,31 @@ def test_ask_ai_quotes_the_selection_into_the_composer(open_site, make_user):
         "selection": expected,
     }
     assert "selection" not in site.request_json(listing)["metadata"]["page"]
+
+
+def test_a_long_selection_is_cut_to_what_the_server_keeps(open_site, make_user):
+    make_user("alice")
+    site = open_site()
+    site.login("alice")
+    limit = PAGE_LIMITS["selection"]
+    site.page.evaluate(
+        """n => {
+            const paragraph = document.createElement('p');
+            paragraph.id = 'long';
+            paragraph.textContent = 'word '.repeat(n);
+            document.getElementById('content').append(paragraph);
+        }""",
+        limit,
+    )
+    select_contents(site, "#long")
+    site.page.get_by_role("button", name="Ask AI").click()
+    site.wait_for_options()
+
+    site.chatkit("createThread", "What is this?")
+
+    [create] = site.requests_to("/chatkit/")
+    selection = site.request_json(create)["metadata"]["page"]["selection"]
+    assert selection == ("word " * limit)[:limit]
 
 
 def select_contents(site: SitePage, selector: str) -> None:

@@ -7,8 +7,11 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
+from django.urls import reverse
 
 from chat.attachments.policy import composer_attachment_options
+from chat.context import PAGE_LIMITS
+from chat.models import Thread, ThreadItem
 
 pytestmark = pytest.mark.django_db
 
@@ -78,3 +81,17 @@ def test_config_cannot_break_out_of_its_script_tag(client: Client, alice, settin
 
     assert "<script>alert(1)" not in html
     assert chat_config(html)["chatkit"]["startScreen"]["greeting"] == settings.CHAT_GREETING
+
+
+def test_config_carries_the_servers_own_limits_so_the_page_keeps_no_copies(
+    client: Client, alice
+):
+    client.force_login(alice)
+
+    config = chat_config(client.get("/").content.decode())
+
+    assert config["pageLimits"] == PAGE_LIMITS
+    assert config["titleMaxLength"] == Thread._meta.get_field("title").max_length
+    assert set(config["hiddenItemTypes"]) == ThreadItem.INTERNAL_TYPES | {"end_of_turn"}
+    link = config["attachmentUrl"].replace(config["attachmentIdPlaceholder"], "att_1")
+    assert link == reverse("chatkit-attachment", args=["att_1"])

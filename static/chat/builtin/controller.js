@@ -39,6 +39,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
     ? createThreadList({
         protocol,
         allow: { rename: options.history?.showRename !== false, delete: options.history?.showDelete !== false },
+        titleMaxLength: config.titleMaxLength,
         currentId: () => threadId,
         onOpen: (thread) => {
           view.showConversation();
@@ -67,7 +68,8 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
     attachmentOptions,
     uploader: createUploader({ protocol, strategy: api.uploadStrategy, options: attachmentOptions }),
     attachmentUrl: (attachmentId) =>
-      (config.attachmentUrl ?? `${api.url}attachments/__id__/`).replace("__id__", encodeURIComponent(attachmentId)),
+      config.attachmentUrl.replace(config.attachmentIdPlaceholder, encodeURIComponent(attachmentId)),
+    hiddenItemTypes: config.hiddenItemTypes,
     actions: { send, stop, retry: retryLast, feedback, newConversation, loadOlder },
   });
   const { messages, composer } = view;

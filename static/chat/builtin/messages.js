@@ -14,15 +14,15 @@ const PART_ADDED = "assistant_message.content_part.added";
 const PART_DONE = "assistant_message.content_part.done";
 const TASK_ADDED = "workflow.task.added";
 const TASK_UPDATED = "workflow.task.updated";
-// Items the protocol never shows to users.
-const INVISIBLE = new Set(["end_of_turn", "hidden_context_item", "sdk_hidden_context"]);
 
 /**
  * Wire the scrolling `scroller` and its `list`.
  * `actions`: { feedback(itemId, kind), retry() } (promises); `allow`: { feedback, retry };
- * `attachmentUrl(id)`: where a sent file can be downloaded.
+ * `attachmentUrl(id)`: where a sent file can be downloaded; `hiddenTypes`: the item types
+ * never shown (the server's list, from the page config).
  */
-export function createMessageList({ scroller, list, actions, allow, attachmentUrl }) {
+export function createMessageList({ scroller, list, actions, allow, attachmentUrl, hiddenTypes }) {
+  const hidden = new Set(hiddenTypes);
   const entries = new Map(); // item id -> { item, element, body, dirty }
   const scroll = createAutoScroll(scroller, list);
   let streaming = false;
@@ -57,7 +57,7 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
   }
 
   function create(item) {
-    if (INVISIBLE.has(item.type)) {
+    if (hidden.has(item.type)) {
       return null;
     }
     const entry = { item, dirty: false };

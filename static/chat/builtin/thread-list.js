@@ -10,12 +10,12 @@ const NEAR_END_PX = 80;
 const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
 
 /**
- * `allow`: { rename, delete }; `currentId()`: the open thread; `onOpen(thread)`,
- * `onRenamed(thread)`, `onDeleted(id)`.
+ * `allow`: { rename, delete }; `titleMaxLength`: the longest title the server stores;
+ * `currentId()`: the open thread; `onOpen(thread)`, `onRenamed(thread)`, `onDeleted(id)`.
  * Returns { element, refresh(), setTitle(id, title), focus() }; `element` goes into the
  * history view.
  */
-export function createThreadList({ protocol, allow, currentId, onOpen, onRenamed, onDeleted }) {
+export function createThreadList({ protocol, allow, titleMaxLength, currentId, onOpen, onRenamed, onDeleted }) {
   const list = h("ul", { class: "bc-threads", "aria-label": "Conversations" });
   const status = h("p", { class: "bc-threads-status", role: "status" });
   const scroller = h("div", { class: "bc-threads-scroller" }, list, status);
@@ -109,7 +109,7 @@ export function createThreadList({ protocol, allow, currentId, onOpen, onRenamed
       type: "text",
       class: "bc-rename-input",
       value: thread.title || "",
-      maxlength: 200,
+      maxlength: titleMaxLength,
       "aria-label": "New title",
       required: true,
     });

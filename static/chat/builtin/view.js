@@ -17,8 +17,9 @@ let instances = 0;
  * theme to start in; `fallbackReason`: why ChatKit did not load ("" when it was not
  * tried); `threads`: the history list (thread-list.js), null when history is off;
  * `attachmentOptions` and `uploader`: for the composer; `attachmentUrl(id)`: where a sent
- * file is linked; `actions`: the controller's { send({ text, attachments }), stop(),
- * retry(), feedback(itemId, kind), newConversation(), loadOlder() }.
+ * file is linked; `hiddenItemTypes`: items never shown; `actions`: the controller's
+ * { send({ text, attachments }), stop(), retry(), feedback(itemId, kind),
+ * newConversation(), loadOlder() }.
  * Returns { root, messages, composer, setTitle(text), setStartShown(shown),
  * showConversation(focus), needsMoreAbove(), applyTheme(themeName) }.
  */
@@ -30,6 +31,7 @@ export function createView({
   attachmentOptions,
   uploader,
   attachmentUrl,
+  hiddenItemTypes,
   actions,
 }) {
   const id = `bc-${(instances += 1)}`;
@@ -87,6 +89,7 @@ export function createView({
     },
     actions: { feedback: actions.feedback, retry: actions.retry },
     attachmentUrl,
+    hiddenTypes: hiddenItemTypes,
   });
 
   historyButton?.addEventListener("click", () => (history.hidden ? showHistory() : showConversation(true)));
