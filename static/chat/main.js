@@ -8,7 +8,7 @@ import { createNotice } from "./notice.js";
 import { createPageContext } from "./page-context.js";
 import { createPanel } from "./panel.js";
 import { initAskAI } from "./selection.js";
-import { initTheme } from "./theme.js";
+import { initTheme } from "../site/theme.js";
 import { createTokenSource } from "./tokens.js";
 
 const theme = initTheme(document.getElementById("theme-toggle"));

@@ -2,7 +2,7 @@
 // hidden, inert) rather than display:none, so a widget inside it always has a size.
 // Open/closed survives reloads; Escape closes; focus goes back to the launcher.
 
-import { readItem, writeItem } from "./storage.js";
+import { readItem, writeItem } from "../site/storage.js";
 
 /**
  * Wire the launcher button and the panel; `storageKey` remembers open/closed.

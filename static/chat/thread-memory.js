@@ -1,7 +1,7 @@
 // The thread a user was in, remembered across reloads. The key includes the user's id so
 // two people sharing a browser never land in each other's conversation.
 
-import { readItem, writeItem } from "./storage.js";
+import { readItem, writeItem } from "../site/storage.js";
 
 /** The localStorage key of `userId`'s current thread. */
 export function threadKey(userId) {
