@@ -388,24 +388,42 @@ def test_autoscroll_follows_the_answer_until_the_user_scrolls_up(open_on, slow_s
     site.page.wait_for_function(
         "s => s.scrollHeight - s.scrollTop - s.clientHeight > 200", arg=scroller.element_handle()
     )
-    site.page.wait_for_timeout(300)  # let a smooth scroll come to rest
-    held = scroller.evaluate("s => s.scrollTop")
+    held = position_at_rest(scroller)
     grown = scroller.evaluate("s => s.scrollHeight")
-    site.page.wait_for_function(
-        "h => document.querySelector('.bc-scroller').scrollHeight > h", arg=grown
-    )
-    assert scroller.evaluate("s => s.scrollTop") == held, "scrolled although the user scrolled up"
+    wait_until_taller(scroller, grown)
+    assert position_at_rest(scroller) == held, "scrolled although the user scrolled up"
 
-    # Back at the end, it follows again.
+    # Back at the end, it follows again: the answer grows and the view is at its new end.
     site.page.mouse.wheel(0, 5000)
+    chat.wait_until_scrolled_to_end()
     grown = scroller.evaluate("s => s.scrollHeight")
     site.page.wait_for_function(
-        "h => document.querySelector('.bc-scroller').scrollHeight > h", arg=grown
+        "([s, h]) => s.scrollHeight > h && s.scrollHeight - s.scrollTop - s.clientHeight < 2",
+        arg=[scroller.element_handle(), grown],
     )
-    site.page.wait_for_timeout(100)
-    top, height, client = scroller.evaluate(metrics)
-    assert top + client >= height - 2
     chat.button("Stop the answer").click()
+
+
+def position_at_rest(scroller) -> float:
+    """The scroller's position once it stays put for ten frames (a wheel scroll may glide)."""
+    return scroller.evaluate(
+        """s => new Promise(resolve => {
+            let last = s.scrollTop, still = 0;
+            const check = () => {
+                still = s.scrollTop === last ? still + 1 : 0;
+                last = s.scrollTop;
+                if (still >= 10) resolve(last); else requestAnimationFrame(check);
+            };
+            requestAnimationFrame(check);
+        })"""
+    )
+
+
+def wait_until_taller(scroller, height: float) -> None:
+    """Wait until the answer has grown the scroller's content beyond `height`."""
+    scroller.page.wait_for_function(
+        "([s, h]) => s.scrollHeight > h", arg=[scroller.element_handle(), height]
+    )
 
 
 def test_feedback_rename_and_delete_are_stored(open_site, make_user):
