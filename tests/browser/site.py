@@ -96,6 +96,11 @@ class SitePage:
         with self.page.expect_navigation():
             self.page.locator("main form").get_by_role("button", name="Log in").click()
 
+    def wait_for_scripts(self) -> None:
+        """Wait until the page's script has run: it sets the theme on <html> first, and in
+        the same run puts the chat panel back the way the user left it."""
+        self.page.wait_for_function("() => document.documentElement.dataset.theme")
+
     def logout(self) -> None:
         with self.page.expect_navigation():
             self.page.get_by_role("button", name="Log out").click()

@@ -495,6 +495,7 @@ def test_feedback_rename_and_delete_are_stored(open_site, make_user):
         "button", name="Delete"
     ).click()
     expect(chat.root.locator(".bc-threads-status")).to_have_text("No conversations yet.")
+    expect(chat.root.locator(".bc-history")).to_be_visible()
     site.page.keyboard.press("Escape")
     expect(chat.root.locator(".bc-history")).to_be_hidden()
     expect(site.panel).to_be_visible()

@@ -5,7 +5,6 @@ options the page gives the widget and makes real protocol calls through `api.fet
 """
 
 import json
-import time
 from datetime import timedelta
 from urllib.parse import urlsplit
 
@@ -70,6 +69,8 @@ def test_anonymous_visitor_gets_login_link_and_launcher_after_logging_in(open_si
     expect(site.page.get_by_role("link", name="Log in to chat")).to_have_count(0)
     assert in_bottom_right(site, site.launcher)
     # The panel exists but is closed, and the widget is not created before it is opened.
+    site.wait_for_scripts()
+    expect(site.panel).to_have_count(1)
     expect(site.panel).to_be_hidden()
     expect(site.page.locator("openai-chatkit")).to_have_count(0)
 
@@ -229,6 +230,7 @@ def test_thread_survives_reload_and_stays_with_its_user(open_site, make_user):
 
     site.logout()
     site.login("bob")
+    site.wait_for_scripts()
     expect(site.panel).to_be_hidden()
     options = site.open_chat()
     assert options["initialThread"] is None
@@ -248,6 +250,7 @@ def test_minimise_reopen_and_escape(open_site, make_user):
     expect(site.launcher).to_be_focused()
 
     site.page.reload()
+    site.wait_for_scripts()
     expect(site.launcher).to_be_visible()
     expect(site.panel).to_be_hidden()
     expect(site.page.locator("openai-chatkit")).to_have_count(0)
@@ -397,13 +400,12 @@ def test_cdn_script_without_the_widget_times_out_with_a_message(open_site, make_
     make_user("alice")
     site = open_site(cdn="empty")
     site.login("alice")
-    started = time.monotonic()
 
     site.launcher.click()
 
+    # Within the site's timeout (and a margin for the page), not whenever.
     message = site.panel.get_by_text("The chat widget could not be loaded")
     expect(message).to_be_visible(timeout=WIDGET_TIMEOUT * 1000 + 3000)
-    assert time.monotonic() - started <= WIDGET_TIMEOUT + 3
     expect(site.panel).to_contain_text(
         f"cdn.platform.openai.com loaded but did not provide the chat widget within "
         f"{WIDGET_TIMEOUT:g} seconds"
@@ -452,4 +454,3 @@ def test_screenshot_of_the_open_panel(
     assert panel["x"] >= 0 and panel["x"] + panel["width"] <= viewport["width"]
     assert panel["y"] >= 0 and panel["y"] + panel["height"] <= viewport["height"]
     assert in_bottom_right(site, site.panel, margin=32)
-    assert path.stat().st_size > 0
