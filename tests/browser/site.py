@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from playwright.sync_api import expect
+
 from chat.conf import DEFAULTS as CHAT_DEFAULTS
 
 DOUBLE_SCRIPT = (Path(__file__).parent / "chatkit_double.js").read_text()
@@ -117,6 +119,12 @@ class SitePage:
         """Click the launcher and wait until the widget has its options; return them."""
         self.launcher.click()
         return self.wait_for_options()
+
+    def expect_panel_still_open(self) -> None:
+        """The panel did not close. A closing panel fades out and counts as visible until it
+        has; the launcher comes back the moment it closes."""
+        expect(self.launcher).to_be_hidden()
+        expect(self.panel).to_be_visible()
 
     def wait_for_panel_settled(self) -> None:
         """Wait until the opening transition is over (for screenshots)."""

@@ -473,7 +473,7 @@ def test_feedback_rename_and_delete_are_stored(open_site, make_user):
     chat.button("Rename “First question”").click()
     title_box.fill("Never saved")
     title_box.press("Escape")
-    expect(site.panel).to_be_visible()
+    site.expect_panel_still_open()
     expect(rows.nth(1).locator(".bc-thread-title")).to_have_text("First question")
 
     chat.button("Delete “First question”").click()
@@ -488,18 +488,18 @@ def test_feedback_rename_and_delete_are_stored(open_site, make_user):
     expect(chat.user_messages()).to_have_text(["Second question"])
     expect(chat.composer).to_be_focused()
 
-    # Deleting the open conversation starts a new one.
+    # Deleting the open conversation starts a new one, shown in place of the history.
     chat.button("Conversation history").click()
+    history = chat.root.locator(".bc-history")
+    expect(history).to_be_visible()
     chat.button("Delete “Renamed by Alice”").click()
     chat.root.get_by_role("group", name="Confirm deletion").get_by_role(
         "button", name="Delete"
     ).click()
     expect(chat.root.locator(".bc-threads-status")).to_have_text("No conversations yet.")
-    expect(chat.root.locator(".bc-history")).to_be_visible()
-    site.page.keyboard.press("Escape")
-    expect(chat.root.locator(".bc-history")).to_be_hidden()
-    expect(site.panel).to_be_visible()
+    expect(history).to_be_hidden()
     expect(chat.root.locator(".bc-greeting")).to_be_visible()
+    site.expect_panel_still_open()
     assert f"chat.thread.{alice.pk}" not in site.local_storage()
     assert not Thread.objects.filter(owner=alice).exists()
 
@@ -975,7 +975,7 @@ def test_keyboard_use_throughout(open_site, make_user):
     expect(chat.root.locator(".bc-thread-open").first).to_be_focused()
     site.page.keyboard.press("Escape")
     expect(chat.root.locator(".bc-history")).to_be_hidden()
-    expect(site.panel).to_be_visible()
+    site.expect_panel_still_open()
     expect(chat.button("Conversation history")).to_be_focused()
     site.page.keyboard.press("Escape")
     expect(site.panel).to_be_hidden()
