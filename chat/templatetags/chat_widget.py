@@ -6,7 +6,6 @@ chat" link. Everything the page needs from the server is decided here, so the Ja
 holds no settings of its own.
 """
 
-import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -21,7 +20,6 @@ from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
 
 register = template.Library()
-logger = logging.getLogger(__name__)
 
 
 def upload_strategy_option(request: HttpRequest) -> dict[str, Any]:
@@ -64,21 +62,7 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-WIDGET_MODES = ("auto", "builtin", "chatkit")
 ATTACHMENT_ID_PLACEHOLDER = "__id__"
-
-
-def widget_mode() -> str:
-    """CHAT_WIDGET: "auto" (ChatKit if its script loads in time, else the built-in client),
-    "builtin" (always the built-in client, the CDN is never contacted) or "chatkit" (never
-    the built-in client). An unknown value is logged and treated as "auto"."""
-    mode = str(app_settings.WIDGET).strip().lower()
-    if mode not in WIDGET_MODES:
-        logger.warning(
-            "CHAT_WIDGET=%r is not one of %s; using 'auto'", mode, ", ".join(WIDGET_MODES)
-        )
-        return "auto"
-    return mode
 
 
 def widget_config(request: HttpRequest) -> dict[str, Any]:
@@ -91,9 +75,9 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
         "csrfToken": get_token(request),
         "csrfCookieName": settings.CSRF_COOKIE_NAME,
         # Which client the panel runs (static/chat/choose-client.js decides with it).
-        "widget": widget_mode(),
+        "widget": app_settings.WIDGET,
         "cdnUrl": app_settings.CDN_URL,
-        "widgetTimeout": float(app_settings.WIDGET_TIMEOUT),
+        "widgetTimeout": app_settings.WIDGET_TIMEOUT,
         # Where the built-in client links a sent file (the owner's session may read it).
         "attachmentUrl": reverse("chatkit-attachment", args=[ATTACHMENT_ID_PLACEHOLDER]),
         "chatkit": chatkit_options(request),
