@@ -1,120 +1,558 @@
-"""The chat app's settings, with their defaults in one place.
+"""The chat app's settings, in one place: each one's default, how its environment variable
+reads, what an empty variable means, and how its value is parsed and checked.
 
-Read as `from chat.conf import app_settings; app_settings.HISTORY_ITEMS`. Each attribute
-looks up `settings.CHAT_<NAME>` on access, so `override_settings` and pytest-django's
-`settings` fixture take effect in tests without reloading anything.
+Read as `from chat.conf import app_settings; app_settings.RATE_LIMIT`: values come parsed
+and typed (a `Rate` or None, a tuple of `McpServerConfig`, the agent factory itself...).
+Each value is parsed on first use and kept for as long as the Django setting behind it is
+the same object, so nothing is parsed per request while `override_settings` and
+pytest-django's `settings` fixture still take effect at once. `manage.py check` (and
+`migrate`, `runserver`) parses every setting at start-up and reports what is wrong with it
+(chat/checks.py); a value that is still invalid at run time raises `ImproperlyConfigured`,
+except the page's own settings, which log and fall back to their default so that a bad
+greeting cannot take every page down.
+
+chatsite/settings.py imports this module before Django is set up, so nothing of the chat
+app is imported here at import time: the parsers that need chat code (the rate in
+chat/limits.py, MCP servers in chat/assistant/mcp.py, the agent factory, the attachment
+types in chat/attachments/policy.py) import it when they run.
 """
 
-from typing import Any
+import json
+import logging
+import math
+import mimetypes
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.exceptions import ImproperlyConfigured
 
-DEFAULTS: dict[str, Any] = {
+if TYPE_CHECKING:
+    from chat.assistant.mcp import McpServerConfig
+    from chat.limits import Rate
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "CHAT_"
+
+# System check ids (chat/checks.py); the README lists them.
+WRONG_TYPE = "chat.E001"
+OUT_OF_RANGE = "chat.E002"
+NOT_A_CHOICE = "chat.E003"
+BAD_RATE = "chat.E004"
+BAD_MCP_SERVERS = "chat.E005"
+BAD_MIME_TYPES = "chat.E006"
+BAD_AGENT = "chat.E007"
+BAD_PROMPTS = "chat.E008"
+BAD_URL = "chat.E009"
+UNKNOWN_SETTING = "chat.W001"
+
+
+class InvalidValue(ValueError):
+    """Raised by a parser: what is wrong with the value, what was expected, the check id."""
+
+    def __init__(self, problem: str, expected: str, check_id: str = WRONG_TYPE) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.expected = expected
+        self.check_id = check_id
+
+
+class InvalidSetting(ImproperlyConfigured):
+    """A CHAT_* setting that does not parse: the message names it, its value and the fault;
+    the hint says what is expected."""
+
+    def __init__(self, name: str, raw: Any, error: InvalidValue) -> None:
+        self.name = PREFIX + name
+        self.check_id = error.check_id
+        self.message = f"{self.name}={short(raw)} {error.problem}."
+        self.hint = f"Expected {error.expected}."
+        super().__init__(f"{self.message} {self.hint}")
+
+
+def short(value: Any, limit: int = 80) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def kind(value: Any) -> str:
+    """'a str', 'an int', 'None': what a value of the wrong type is."""
+    if value is None:
+        return "None"
+    name = type(value).__name__
+    return f"{'an' if name[0] in 'aeiou' else 'a'} {name}"
+
+
+# --- Parsers: raw value (a Django setting, or what the environment gave) -> typed value ---
+
+
+def whole_number(minimum: int) -> Callable[[Any], int]:
+    expected = f"a whole number of at least {minimum}"
+
+    def parse(raw: Any) -> int:
+        if isinstance(raw, bool) or not isinstance(raw, int):
+            raise InvalidValue(f"is {kind(raw)}, not a whole number", expected)
+        if raw < minimum:
+            problem = "is negative" if raw < 0 else f"is below the minimum of {minimum}"
+            raise InvalidValue(problem, expected, OUT_OF_RANGE)
+        return raw
+
+    return parse
+
+
+def seconds(*, zero: bool) -> Callable[[Any], float]:
+    """A number of seconds (an int or a float); `zero` says whether 0 is allowed."""
+    expected = f"a number of seconds, {'0 or more' if zero else 'more than 0'}"
+
+    def parse(raw: Any) -> float:
+        if isinstance(raw, bool) or not isinstance(raw, int | float):
+            raise InvalidValue(f"is {kind(raw)}, not a number", expected)
+        if not math.isfinite(raw):
+            raise InvalidValue("is not a finite number", expected, OUT_OF_RANGE)
+        if raw < 0 or (raw == 0 and not zero):
+            raise InvalidValue("is negative" if raw else "is 0", expected, OUT_OF_RANGE)
+        return float(raw)
+
+    return parse
+
+
+def text(*, required: bool = False) -> Callable[[Any], str]:
+    expected = "a non-empty string" if required else "a string"
+
+    def parse(raw: Any) -> str:
+        if not isinstance(raw, str):
+            raise InvalidValue(f"is {kind(raw)}, not a string", expected)
+        if required and not raw.strip():
+            raise InvalidValue("is empty", expected, OUT_OF_RANGE)
+        return raw
+
+    return parse
+
+
+def choice(*options: str) -> Callable[[Any], str]:
+    """One of `options`, ignoring case and surrounding spaces."""
+    expected = "one of " + ", ".join(repr(option) for option in options)
+
+    def parse(raw: Any) -> str:
+        value = raw.strip().lower() if isinstance(raw, str) else raw
+        if value not in options:
+            raise InvalidValue(f"is not one of {', '.join(options)}", expected, NOT_A_CHOICE)
+        return value
+
+    return parse
+
+
+def http_url(raw: Any, *, optional: bool = False) -> str:
+    """An absolute http(s) URL; with `optional`, also empty (none)."""
+    expected = "an absolute http:// or https:// URL" + (", or empty for none" if optional else "")
+    if not isinstance(raw, str):
+        raise InvalidValue(f"is {kind(raw)}, not a URL", expected)
+    if optional and not raw.strip():
+        return ""
+    parts = urlsplit(raw.strip())
+    if parts.scheme not in {"http", "https"} or not parts.netloc:
+        raise InvalidValue("is not an absolute http(s) URL", expected, BAD_URL)
+    return raw.strip()
+
+
+def rate(raw: Any) -> "Rate | None":
+    from chat.limits import Rate
+
+    expected = (
+        "a number of messages per period like '20/min', '500/day' or '5/10s' "
+        "(units: s, min, hour, day), or empty for no limit"
+    )
+    if raw is None:
+        return None
+    if not isinstance(raw, str):
+        raise InvalidValue(f"is {kind(raw)}, not a rate", expected, BAD_RATE)
+    try:
+        return Rate.parse(raw)
+    except ValueError:
+        raise InvalidValue("is not a rate", expected, BAD_RATE) from None
+
+
+def mcp_servers(raw: Any) -> "tuple[McpServerConfig, ...]":
+    expected = (
+        'a list of servers {"name": ..., "url": "https://.../mcp", "headers": {...}, '
+        '"timeout": seconds} with unique names (headers and timeout optional); in the '
+        "environment, that list as JSON"
+    )
+    if isinstance(raw, str):
+        try:
+            json.loads(raw)
+        except ValueError as error:
+            raise InvalidValue(f"is not JSON ({error})", expected, BAD_MCP_SERVERS) from None
+    if not isinstance(raw, list | tuple):
+        raise InvalidValue(f"is {kind(raw)}, not a list", expected, BAD_MCP_SERVERS)
+    if not raw:
+        return ()
+    from chat.assistant.mcp import McpServerConfig
+
+    configs = []
+    for index, entry in enumerate(raw):
+        try:
+            configs.append(McpServerConfig.parse(entry))
+        except ValueError as error:
+            raise InvalidValue(
+                f"has a bad entry [{index}]: {error}", expected, BAD_MCP_SERVERS
+            ) from None
+    names = [config.name for config in configs]
+    duplicates = sorted({name for name in names if names.count(name) > 1})
+    if duplicates:
+        raise InvalidValue(
+            f"names {', '.join(duplicates)} more than once", expected, BAD_MCP_SERVERS
+        )
+    return tuple(configs)
+
+
+def agent_factory(raw: Any) -> Callable[..., Any]:
+    from django.utils.module_loading import import_string
+
+    expected = "the dotted path of a callable (RequestContext) -> agents.Agent"
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidValue(f"is {kind(raw)}, not a dotted path", expected, BAD_AGENT)
+    try:
+        factory = import_string(raw.strip())
+    except ImportError as error:
+        raise InvalidValue(f"cannot be imported ({error})", expected, BAD_AGENT) from None
+    if not callable(factory):
+        raise InvalidValue("is not callable", expected, BAD_AGENT)
+    return factory
+
+
+# type "/" subtype, with a registered top-level type; no parameters, no wildcards.
+MIME_TYPE = re.compile(
+    r"^(application|audio|font|image|message|model|multipart|text|video)"
+    r"/[a-z0-9][a-z0-9!#$&^_.+-]*$"
+)
+
+
+def mime_types(raw: Any) -> tuple[str, ...]:
+    from chat.attachments.policy import EXTENSIONS
+
+    expected = (
+        "a list of MIME types like 'image/png' that this site (chat/attachments/policy.py) "
+        "or the system's MIME table knows, comma-separated in the environment; "
+        "empty for no attachments"
+    )
+    if not isinstance(raw, list | tuple):
+        raise InvalidValue(f"is {kind(raw)}, not a list", expected, BAD_MIME_TYPES)
+    types: list[str] = []
+    for entry in raw:
+        mime = entry.strip().lower() if isinstance(entry, str) else entry
+        if not isinstance(mime, str) or not MIME_TYPE.match(mime):
+            raise InvalidValue(f"has {short(entry)}, not a MIME type", expected, BAD_MIME_TYPES)
+        if mime not in EXTENSIONS and not mimetypes.guess_all_extensions(mime):
+            raise InvalidValue(f"has the unknown MIME type {mime!r}", expected, BAD_MIME_TYPES)
+        if mime not in types:
+            types.append(mime)
+    return tuple(types)
+
+
+PROMPT_KEYS = {"label", "prompt", "icon"}
+
+
+def prompts(raw: Any) -> list[dict[str, str]]:
+    """A list (not a tuple: the page's JSON compares equal to it) of start-screen prompts."""
+    expected = 'a list of {"label": ..., "prompt": ..., "icon": ...} (icon optional)'
+    if not isinstance(raw, list | tuple):
+        raise InvalidValue(f"is {kind(raw)}, not a list", expected, BAD_PROMPTS)
+    parsed = []
+    for index, entry in enumerate(raw):
+        fields = entry if isinstance(entry, dict) else {}
+        if (
+            not fields
+            or set(fields) - PROMPT_KEYS
+            or not all(isinstance(fields.get(key), str) for key in ("label", "prompt"))
+            or not isinstance(fields.get("icon", ""), str)
+        ):
+            raise InvalidValue(f"has a bad entry [{index}]: {short(entry)}", expected, BAD_PROMPTS)
+        parsed.append(dict(fields))
+    return parsed
+
+
+# --- How environment variables read (chatsite/settings.py) ---
+
+
+def from_environment(convert: Callable[[str], Any]) -> Callable[[str], Any]:
+    """`convert`, keeping text it cannot convert as it is, for the check to report."""
+
+    def read(value: str) -> Any:
+        try:
+            return convert(value.strip())
+        except ValueError:
+            return value
+
+    return read
+
+
+def comma_separated(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+INTEGER = from_environment(int)
+NUMBER = from_environment(float)
+JSON = from_environment(json.loads)
+TEXT = str
+LIST = comma_separated
+
+USE_DEFAULT = object()  # Setting.empty: an empty variable means the default, as if unset
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    parse: Callable[[Any], Any]
+    # How CHAT_<NAME> in the environment becomes the Django setting; None: not read there.
+    env: Callable[[str], Any] | None = TEXT
+    # What a set but empty variable (`CHAT_RATE_LIMIT=`) means: the setting's "off" or
+    # "none" where it has one, else USE_DEFAULT.
+    empty: Any = USE_DEFAULT
+    # Read by the page only: at run time an invalid value is logged and the default used.
+    fallback: bool = False
+
+
+SETTINGS: dict[str, Setting] = {
     # Dotted path to a factory: RequestContext -> agents.Agent (see chat/assistant/agent.py).
-    "AGENT": "chat.assistant.agent.build_agent",
+    "AGENT": Setting("chat.assistant.agent.build_agent", agent_factory),
     # Streamable-HTTP MCP servers connected for each turn: [{"name", "url", "headers",
     # "timeout"}]. An unreachable server is skipped with a notice to the user.
-    "MCP_SERVERS": [],
+    "MCP_SERVERS": Setting([], mcp_servers, JSON, empty=[]),
     # Model selection (see chat/assistant/agent.py): demo model unless a key or base URL is set.
-    "MODEL": "gpt-4.1-mini",
-    "MODEL_BASE_URL": "",
-    "MODEL_TIMEOUT": 60.0,
-    "INSTRUCTIONS": (
-        "You are the assistant embedded in this website. Answer clearly and concisely."
+    "MODEL": Setting("gpt-4.1-mini", text(required=True)),
+    "MODEL_BASE_URL": Setting("", lambda raw: http_url(raw, optional=True), empty=""),
+    "MODEL_TIMEOUT": Setting(60.0, seconds(zero=False), NUMBER),
+    "INSTRUCTIONS": Setting(
+        "You are the assistant embedded in this website. Answer clearly and concisely.", text()
     ),
     # How many of the thread's most recent items the model sees each turn.
-    "HISTORY_ITEMS": 40,
+    "HISTORY_ITEMS": Setting(40, whole_number(1), INTEGER),
     # Largest accepted request body on /chatkit/, in bytes (413 above it).
-    "MAX_REQUEST_BYTES": 1_000_000,
+    "MAX_REQUEST_BYTES": Setting(1_000_000, whole_number(1), INTEGER),
     # Seconds of silence on a stream before a `: keepalive` comment goes out.
-    "KEEPALIVE_SECONDS": 15.0,
+    "KEEPALIVE_SECONDS": Setting(15.0, seconds(zero=False), NUMBER),
     # Pause between words of the offline demo model, so it streams like a real one.
-    "DEMO_WORD_DELAY": 0.03,
+    "DEMO_WORD_DELAY": Setting(0.03, seconds(zero=True), NUMBER),
     # --- Limits (chat/limits.py); counters live in Django's cache ---
-    # New messages per user, like "20/min" or "500/day"; empty for no limit.
-    "RATE_LIMIT": "20/min",
+    # New messages per user, like "20/min" or "500/day"; empty (or None) for no limit.
+    "RATE_LIMIT": Setting("20/min", rate, empty=""),
     # Answers one user may have streaming at the same time; 0 for no limit.
-    "MAX_CONCURRENT_STREAMS": 3,
+    "MAX_CONCURRENT_STREAMS": Setting(3, whole_number(0), INTEGER, empty=0),
     # Tokens (input + output) one user may use per day; 0 for no quota.
-    "DAILY_TOKEN_QUOTA": 0,
+    "DAILY_TOKEN_QUOTA": Setting(0, whole_number(0), INTEGER, empty=0),
     # How long a message waits for the previous answer in its thread before a 429.
-    "TURN_WAIT_SECONDS": 30.0,
+    "TURN_WAIT_SECONDS": Setting(30.0, seconds(zero=True), NUMBER),
     # Longest automatic thread title taken from the first message.
-    "TITLE_MAX_CHARS": 60,
+    "TITLE_MAX_CHARS": Setting(60, whole_number(1), INTEGER),
     # --- The embedded widget (templates/chat/, static/chat/) ---
     # Where the page loads the ChatKit web component from.
-    "CDN_URL": "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js",
+    "CDN_URL": Setting(
+        "https://cdn.platform.openai.com/deployments/chatkit/chatkit.js",
+        http_url,
+        fallback=True,
+    ),
     # ChatKit's `api.domainKey`. Localhost needs none; in production register the site's
     # domain at platform.openai.com (Settings > Security > Domain allowlist) and set the key.
-    "DOMAIN_KEY": "domain_pk_localhost_dev",
+    "DOMAIN_KEY": Setting("domain_pk_localhost_dev", text(), fallback=True),
     # Seconds the page waits for the ChatKit script to define <openai-chatkit> before it
     # tells the user the widget could not be loaded.
-    "WIDGET_TIMEOUT": 10.0,
+    "WIDGET_TIMEOUT": Setting(10.0, seconds(zero=False), NUMBER, fallback=True),
     # Which chat client the panel runs: "auto" (ChatKit when its script loads within
     # WIDGET_TIMEOUT, else the site's built-in client), "builtin" (always the built-in
     # client; the CDN is never contacted, for air-gapped sites) or "chatkit" (never the
     # built-in client: the panel explains when ChatKit cannot load).
-    "WIDGET": "auto",
+    "WIDGET": Setting("auto", choice("auto", "builtin", "chatkit"), fallback=True),
     # Start screen and composer texts of the widget.
-    "GREETING": "How can I help you today?",
-    "PROMPTS": [
-        {"label": "What can you do?", "prompt": "What can you do?", "icon": "circle-question"},
-        {
-            "label": "Summarise this page",
-            "prompt": "Summarise the page I am on.",
-            "icon": "document",
-        },
-    ],
-    "COMPOSER_PLACEHOLDER": "Ask the assistant…",
-    # --- Attachments (chat/attachments.py, chat/converter.py) ---
+    "GREETING": Setting("How can I help you today?", text(), fallback=True),
+    "PROMPTS": Setting(
+        [
+            {"label": "What can you do?", "prompt": "What can you do?", "icon": "circle-question"},
+            {
+                "label": "Summarise this page",
+                "prompt": "Summarise the page I am on.",
+                "icon": "document",
+            },
+        ],
+        prompts,
+        env=None,
+        fallback=True,
+    ),
+    "COMPOSER_PLACEHOLDER": Setting("Ask the assistant…", text(), fallback=True),
+    # --- Attachments (chat/attachments/, chat/assistant/converter.py) ---
     # Largest accepted file, in bytes (413 above it).
-    "ATTACHMENT_MAX_BYTES": 10 * 1024 * 1024,
-    # Accepted MIME types (415 otherwise). Images and PDFs are checked against their
-    # signature; text/plain also takes source code files.
-    "ATTACHMENT_TYPES": [
-        "image/png",
-        "image/jpeg",
-        "image/gif",
-        "image/webp",
-        "application/pdf",
-        "text/plain",
-        "text/markdown",
-        "text/csv",
-        "application/json",
-    ],
+    "ATTACHMENT_MAX_BYTES": Setting(10 * 1024 * 1024, whole_number(1), INTEGER),
+    # Accepted MIME types (415 otherwise); none turns attachments off. Images and PDFs are
+    # checked against their signature; text/plain also takes source code files.
+    "ATTACHMENT_TYPES": Setting(
+        [
+            "image/png",
+            "image/jpeg",
+            "image/gif",
+            "image/webp",
+            "application/pdf",
+            "text/plain",
+            "text/markdown",
+            "text/csv",
+            "application/json",
+        ],
+        mime_types,
+        LIST,
+        empty=[],
+    ),
     # Most attachments one message may carry (400 above it).
-    "ATTACHMENTS_PER_MESSAGE": 5,
+    "ATTACHMENTS_PER_MESSAGE": Setting(5, whole_number(1), INTEGER),
     # How the widget uploads: "two_phase" (attachments.create, then a signed upload URL)
     # or "direct" (multipart POST to /chatkit/upload/ with the Bearer token).
-    "ATTACHMENT_UPLOAD_STRATEGY": "two_phase",
+    "ATTACHMENT_UPLOAD_STRATEGY": Setting(
+        "two_phase", choice("two_phase", "direct"), fallback=True
+    ),
     # Seconds a signed preview/download link stays valid (re-signed on every load).
-    "ATTACHMENT_URL_MAX_AGE": 3600,
+    "ATTACHMENT_URL_MAX_AGE": Setting(3600, whole_number(1), INTEGER),
     # Seconds a two-phase upload URL stays valid.
-    "ATTACHMENT_UPLOAD_URL_MAX_AGE": 900,
+    "ATTACHMENT_UPLOAD_URL_MAX_AGE": Setting(900, whole_number(1), INTEGER),
     # Largest image or PDF handed to the model inline (base64); larger ones are described.
-    "ATTACHMENT_MODEL_MAX_BYTES": 10 * 1024 * 1024,
+    "ATTACHMENT_MODEL_MAX_BYTES": Setting(10 * 1024 * 1024, whole_number(0), INTEGER),
     # Longest excerpt of a text file the model sees, in characters.
-    "ATTACHMENT_TEXT_MAX_CHARS": 20_000,
-    # --- Retention (chat/retention.py, `manage.py purge_threads --retention`) ---
+    "ATTACHMENT_TEXT_MAX_CHARS": Setting(20_000, whole_number(0), INTEGER),
+    # --- Retention (chat/retention/, `manage.py purge_threads --retention`) ---
     # Threads with no activity for this many days are purged by `--retention`; 0 turns
     # `--retention` off (it then refuses to run).
-    "RETENTION_DAYS": 90,
+    "RETENTION_DAYS": Setting(90, whole_number(0), INTEGER, empty=0),
 }
+
+# The raw defaults, by name without the prefix.
+DEFAULTS: dict[str, Any] = {name: setting.default for name, setting in SETTINGS.items()}
+
+
+def environment_settings(environ: Mapping[str, str]) -> dict[str, Any]:
+    """The CHAT_* Django settings that the environment sets (chatsite/settings.py).
+
+    Only variables that are set count. An empty one means what `Setting.empty` says (the
+    setting's "off" or "none"; otherwise it is left out and the default applies). Text that
+    does not convert is passed on as it is, for `manage.py check` to report.
+    """
+    values: dict[str, Any] = {}
+    for name, setting in SETTINGS.items():
+        variable = PREFIX + name
+        if setting.env is None or variable not in environ:
+            continue
+        value = environ[variable]
+        if value.strip():
+            values[variable] = setting.env(value)
+        elif setting.empty is not USE_DEFAULT:
+            values[variable] = setting.empty
+    return values
 
 
 class AppSettings:
-    """Attribute access to CHAT_* settings with defaults."""
+    """Parsed CHAT_* settings, each parsed once per value of its Django setting."""
 
-    prefix = "CHAT_"
+    if TYPE_CHECKING:
+        AGENT: Callable[..., Any]
+        MCP_SERVERS: tuple[McpServerConfig, ...]
+        MODEL: str
+        MODEL_BASE_URL: str
+        MODEL_TIMEOUT: float
+        INSTRUCTIONS: str
+        HISTORY_ITEMS: int
+        MAX_REQUEST_BYTES: int
+        KEEPALIVE_SECONDS: float
+        DEMO_WORD_DELAY: float
+        RATE_LIMIT: Rate | None
+        MAX_CONCURRENT_STREAMS: int
+        DAILY_TOKEN_QUOTA: int
+        TURN_WAIT_SECONDS: float
+        TITLE_MAX_CHARS: int
+        CDN_URL: str
+        DOMAIN_KEY: str
+        WIDGET_TIMEOUT: float
+        WIDGET: str
+        GREETING: str
+        PROMPTS: list[dict[str, str]]
+        COMPOSER_PLACEHOLDER: str
+        ATTACHMENT_MAX_BYTES: int
+        ATTACHMENT_TYPES: tuple[str, ...]
+        ATTACHMENTS_PER_MESSAGE: int
+        ATTACHMENT_UPLOAD_STRATEGY: str
+        ATTACHMENT_URL_MAX_AGE: int
+        ATTACHMENT_UPLOAD_URL_MAX_AGE: int
+        ATTACHMENT_MODEL_MAX_BYTES: int
+        ATTACHMENT_TEXT_MAX_CHARS: int
+        RETENTION_DAYS: int
+
+    def __init__(self) -> None:
+        # name -> (the raw value it was parsed from, the parsed value). A different raw
+        # object (override_settings, the `settings` fixture, a deleted setting) parses anew.
+        self._parsed: dict[str, tuple[Any, Any]] = {}
 
     def __getattr__(self, name: str) -> Any:
-        if name not in DEFAULTS:
+        if name not in SETTINGS:
             raise AttributeError(name)
-        return getattr(settings, self.prefix + name, DEFAULTS[name])
+        return self.load(name, strict=False)
 
     @property
     def OPENAI_API_KEY(self) -> str:
         return getattr(settings, "OPENAI_API_KEY", "")
+
+    def raw(self, name: str) -> Any:
+        """The Django setting CHAT_<name> as set, or the default."""
+        return getattr(settings, PREFIX + name, SETTINGS[name].default)
+
+    def load(self, name: str, *, strict: bool = True) -> Any:
+        """The parsed value; raises InvalidSetting, unless `strict` is off and the setting
+        falls back to its default (logged) when invalid."""
+        raw = self.raw(name)
+        cached = self._parsed.get(name)
+        if cached is not None and cached[0] is raw:
+            return cached[1]
+        setting = SETTINGS[name]
+        try:
+            value = setting.parse(raw)
+        except InvalidValue as error:
+            invalid = InvalidSetting(name, raw, error)
+            if strict or not setting.fallback:
+                raise invalid from None
+            logger.warning("%s %s Using the default, %s.", invalid.message, invalid.hint,
+                           short(setting.default))
+            value = setting.parse(setting.default)
+        self._parsed[name] = (raw, value)
+        return value
+
+    def problems(self) -> list[InvalidSetting]:
+        """Every setting that does not parse (the valid ones are parsed and kept)."""
+        found = []
+        for name in SETTINGS:
+            try:
+                self.load(name)
+            except InvalidSetting as problem:
+                found.append(problem)
+        return found
+
+    def unknown(self) -> list[str]:
+        """CHAT_* Django settings that are none of the chat app's (typing mistakes?)."""
+        known = {PREFIX + name for name in SETTINGS}
+        return sorted(
+            name for name in dir(settings) if name.startswith(PREFIX) and name not in known
+        )
+
+
+# Read by chatsite/settings.py for other apps (CORS), not a chat.conf setting.
+OTHER_VARIABLES = {"CHAT_ALLOWED_ORIGINS"}
+
+
+def unread_variables(environ: Mapping[str, str]) -> list[str]:
+    """CHAT_* environment variables that nothing reads (typing mistakes, or CHAT_PROMPTS,
+    which is a Django setting only)."""
+    read = {PREFIX + name for name, setting in SETTINGS.items() if setting.env is not None}
+    return sorted(
+        name
+        for name in environ
+        if name.startswith(PREFIX) and name not in read and name not in OTHER_VARIABLES
+    )
 
 
 app_settings = AppSettings()

@@ -38,19 +38,23 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str) -> "Rate | None":
-        """"20/min", "100/hour", "5/10s"; empty or "0/..." means no limit."""
-        match = RATE.match((text or "").lower())
-        if not match or match.group(3) not in UNITS:
-            if text:
-                raise ValueError(f"CHAT_RATE_LIMIT {text!r} is not like '20/min'")
+        """"20/min", "100/hour", "5/10s"; empty or "0/..." means no limit.
+
+        Called by chat.conf once per value of CHAT_RATE_LIMIT, not per message."""
+        if not text.strip():
             return None
+        match = RATE.match(text.lower())
+        if not match or match.group(3) not in UNITS:
+            raise ValueError(f"{text!r} is not like '20/min'")
         count, multiple, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
+        if not multiple:
+            raise ValueError(f"{text!r} has a period of 0")
         return cls(count, multiple * UNITS[unit]) if count else None
 
 
 async def check_message_rate(user_id: Any) -> None:
     """Count one new message against CHAT_RATE_LIMIT (a fixed window per user)."""
-    rate = Rate.parse(app_settings.RATE_LIMIT)
+    rate = app_settings.RATE_LIMIT
     if rate is None:
         return
     now = time.time()

@@ -5,13 +5,14 @@ variable; the README's settings table lists them. Defaults are safe for producti
 except where DEBUG=1 explicitly asks for development conveniences.
 """
 
-import json
 import os
 from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+
+from chat.conf import environment_settings
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -206,42 +207,7 @@ ACCOUNTS_SIGNUP_ENABLED = env_bool("ACCOUNTS_SIGNUP_ENABLED", True)
 ACCOUNTS_SESSION_TOKEN_MINUTES = int(os.environ.get("ACCOUNTS_SESSION_TOKEN_MINUTES", "5"))
 
 # --- Chat -------------------------------------------------------------------------------
-# Defaults live in chat/conf.py; the environment overrides only what it sets.
-_CHAT_ENVIRONMENT = {
-    "OPENAI_API_KEY": str,
-    "CHAT_MODEL": str,
-    "CHAT_MODEL_BASE_URL": str,
-    "CHAT_AGENT": str,
-    "CHAT_MCP_SERVERS": json.loads,
-    "CHAT_INSTRUCTIONS": str,
-    "CHAT_MODEL_TIMEOUT": float,
-    "CHAT_MAX_REQUEST_BYTES": int,
-    "CHAT_HISTORY_ITEMS": int,
-    "CHAT_KEEPALIVE_SECONDS": float,
-    "CHAT_DEMO_WORD_DELAY": float,
-    "CHAT_RATE_LIMIT": str,
-    "CHAT_MAX_CONCURRENT_STREAMS": int,
-    "CHAT_DAILY_TOKEN_QUOTA": int,
-    "CHAT_TURN_WAIT_SECONDS": float,
-    # The embedded widget (issue 3).
-    "CHAT_CDN_URL": str,
-    "CHAT_DOMAIN_KEY": str,
-    "CHAT_WIDGET_TIMEOUT": float,
-    "CHAT_WIDGET": str,  # auto | builtin | chatkit (issue 7)
-    "CHAT_GREETING": str,
-    "CHAT_COMPOSER_PLACEHOLDER": str,
-    # Retention (issue 6).
-    "CHAT_RETENTION_DAYS": int,
-    # Attachments (issue 5).
-    "CHAT_ATTACHMENT_MAX_BYTES": int,
-    "CHAT_ATTACHMENT_TYPES": lambda value: [t.strip() for t in value.split(",") if t.strip()],
-    "CHAT_ATTACHMENTS_PER_MESSAGE": int,
-    "CHAT_ATTACHMENT_UPLOAD_STRATEGY": str,
-    "CHAT_ATTACHMENT_URL_MAX_AGE": int,
-    "CHAT_ATTACHMENT_UPLOAD_URL_MAX_AGE": int,
-    "CHAT_ATTACHMENT_MODEL_MAX_BYTES": int,
-    "CHAT_ATTACHMENT_TEXT_MAX_CHARS": int,
-}
-for _name, _cast in _CHAT_ENVIRONMENT.items():
-    if os.environ.get(_name):
-        globals()[_name] = _cast(os.environ[_name])
+OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
+# The CHAT_* variables that are set. Defaults, how each variable reads and what an empty
+# one means live in chat/conf.py; `manage.py check` validates the values.
+globals().update(environment_settings(os.environ))

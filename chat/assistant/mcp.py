@@ -6,16 +6,19 @@ turn goes on without its tools and the caller learns its name to tell the user.
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+import math
+from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from agents.mcp import MCPServer, MCPServerStreamableHttp
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 10.0
+FIELDS = {"name", "url", "headers", "timeout"}
 
 
 @dataclass(frozen=True)
@@ -26,17 +29,34 @@ class McpServerConfig:
     timeout: float = DEFAULT_TIMEOUT
 
     @classmethod
-    def parse(cls, raw: Any) -> "McpServerConfig | None":
-        """One entry of CHAT_MCP_SERVERS; a malformed entry is logged and skipped."""
-        if not isinstance(raw, dict) or not raw.get("url") or not raw.get("name"):
-            logger.error("Ignoring malformed CHAT_MCP_SERVERS entry (needs name and url): %r", raw)
-            return None
-        return cls(
-            name=str(raw["name"]),
-            url=str(raw["url"]),
-            headers={str(k): str(v) for k, v in (raw.get("headers") or {}).items()},
-            timeout=float(raw.get("timeout") or DEFAULT_TIMEOUT),
-        )
+    def parse(cls, raw: Any) -> "McpServerConfig":
+        """One entry of CHAT_MCP_SERVERS; raises ValueError saying what is wrong with it.
+
+        Called by chat.conf once per value of the setting, not per turn."""
+        if not isinstance(raw, dict):
+            raise ValueError(f"{raw!r} is not an object")
+        unknown = set(raw) - FIELDS
+        if unknown:
+            raise ValueError(f"unknown keys {', '.join(sorted(map(repr, unknown)))}")
+        name, url = raw.get("name"), raw.get("url")
+        if not isinstance(name, str) or not name.strip():
+            raise ValueError("'name' must be a non-empty string")
+        parts = urlsplit(url.strip()) if isinstance(url, str) else None
+        if parts is None or parts.scheme not in {"http", "https"} or not parts.netloc:
+            raise ValueError(f"{name!r} needs an http(s) 'url'")
+        headers = raw.get("headers") or {}
+        if not isinstance(headers, dict) or not all(
+            isinstance(key, str) and isinstance(value, str) for key, value in headers.items()
+        ):
+            raise ValueError(f"{name!r}: 'headers' must map names to strings")
+        timeout = raw.get("timeout")
+        if timeout is None:
+            timeout = DEFAULT_TIMEOUT
+        if isinstance(timeout, bool) or not isinstance(timeout, int | float):
+            raise ValueError(f"{name!r}: 'timeout' must be a number of seconds")
+        if not 0 < timeout < math.inf:
+            raise ValueError(f"{name!r}: 'timeout' must be above 0 seconds")
+        return cls(name.strip(), url.strip(), dict(headers), float(timeout))
 
 
 def build_server(config: McpServerConfig) -> MCPServerStreamableHttp:
@@ -57,13 +77,13 @@ async def close_quietly(server: MCPServer) -> None:
 
 @asynccontextmanager
 async def connected_mcp_servers(
-    entries: list[Any],
+    configs: Iterable[McpServerConfig],
 ) -> AsyncIterator[tuple[list[MCPServer], list[str]]]:
     """Yields (connected servers, names of the servers that could not be reached)."""
     connected: list[MCPServer] = []
     unavailable: list[str] = []
     try:
-        for config in filter(None, map(McpServerConfig.parse, entries)):
+        for config in configs:
             server = build_server(config)
             try:
                 # asyncio.timeout, not wait_for: the MCP client's task group must be entered

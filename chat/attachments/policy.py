@@ -53,8 +53,8 @@ DISPLAY_NAME_MAX = 200
 HEAD_BYTES = 2048
 
 
-def allowed_types() -> list[str]:
-    return [mime.lower() for mime in app_settings.ATTACHMENT_TYPES]
+def allowed_types() -> tuple[str, ...]:
+    return app_settings.ATTACHMENT_TYPES  # lower case: chat.conf parsed them
 
 
 def type_for_extension(name: str) -> str:
@@ -159,8 +159,8 @@ def composer_attachment_options() -> dict[str, Any]:
     types = allowed_types()
     return {
         "enabled": bool(types),
-        "maxSize": int(app_settings.ATTACHMENT_MAX_BYTES),
-        "maxCount": int(app_settings.ATTACHMENTS_PER_MESSAGE),
+        "maxSize": app_settings.ATTACHMENT_MAX_BYTES,
+        "maxCount": app_settings.ATTACHMENTS_PER_MESSAGE,
         "accept": {
             mime: list(EXTENSIONS.get(mime) or filter(None, [mimetypes.guess_extension(mime)]))
             for mime in types

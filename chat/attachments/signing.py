@@ -40,8 +40,8 @@ class WindowedSigner(signing.TimestampSigner):
 
 def url_max_age(purpose: str) -> int:
     if purpose == UPLOAD:
-        return int(app_settings.ATTACHMENT_UPLOAD_URL_MAX_AGE)
-    return int(app_settings.ATTACHMENT_URL_MAX_AGE)
+        return app_settings.ATTACHMENT_UPLOAD_URL_MAX_AGE
+    return app_settings.ATTACHMENT_URL_MAX_AGE
 
 
 def signer_for(purpose: str) -> WindowedSigner:

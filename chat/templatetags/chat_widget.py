@@ -6,7 +6,6 @@ chat" link. Everything the page needs from the server is decided here, so the Ja
 holds no settings of its own.
 """
 
-import logging
 from typing import Any
 from urllib.parse import urlencode
 
@@ -23,7 +22,6 @@ from chat.context import PAGE_LIMITS
 from chat.models import Thread, ThreadItem
 
 register = template.Library()
-logger = logging.getLogger(__name__)
 
 
 def upload_strategy_option(request: HttpRequest) -> dict[str, Any]:
@@ -66,24 +64,10 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-WIDGET_MODES = ("auto", "builtin", "chatkit")
 ATTACHMENT_ID_PLACEHOLDER = "__id__"
 # Items the built-in client never shows: the SDK's context for the model and the marker
 # at the end of a turn.
 HIDDEN_ITEM_TYPES = ThreadItem.INTERNAL_TYPES | {"end_of_turn"}
-
-
-def widget_mode() -> str:
-    """CHAT_WIDGET: "auto" (ChatKit if its script loads in time, else the built-in client),
-    "builtin" (always the built-in client, the CDN is never contacted) or "chatkit" (never
-    the built-in client). An unknown value is logged and treated as "auto"."""
-    mode = str(app_settings.WIDGET).strip().lower()
-    if mode not in WIDGET_MODES:
-        logger.warning(
-            "CHAT_WIDGET=%r is not one of %s; using 'auto'", mode, ", ".join(WIDGET_MODES)
-        )
-        return "auto"
-    return mode
 
 
 def widget_config(request: HttpRequest) -> dict[str, Any]:
@@ -96,9 +80,9 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
         "csrfToken": get_token(request),
         "csrfCookieName": settings.CSRF_COOKIE_NAME,
         # Which client the panel runs (static/chat/choose-client.js decides with it).
-        "widget": widget_mode(),
+        "widget": app_settings.WIDGET,
         "cdnUrl": app_settings.CDN_URL,
-        "widgetTimeout": float(app_settings.WIDGET_TIMEOUT),
+        "widgetTimeout": app_settings.WIDGET_TIMEOUT,
         # Where the built-in client links a sent file (the owner's session may read it):
         # the placeholder stands for the attachment's id.
         "attachmentUrl": reverse("chatkit-attachment", args=[ATTACHMENT_ID_PLACEHOLDER]),

@@ -12,7 +12,7 @@ from django.core.management.base import CommandError, CommandParser
 from django.db import DatabaseError
 from django.utils import timezone
 
-from chat.conf import app_settings
+from chat.conf import InvalidSetting, app_settings
 from chat.management.base import ChatCommand, usage_error
 from chat.retention import purge as retention
 
@@ -113,12 +113,13 @@ class Command(ChatCommand):
 
     @staticmethod
     def retention_period() -> timedelta:
-        days = app_settings.RETENTION_DAYS
-        if not isinstance(days, int) or isinstance(days, bool) or days < 1:
-            raise usage_error(
-                f"--retention needs CHAT_RETENTION_DAYS to be a number of days above 0 "
-                f"(it is {days!r})."
-            )
+        needs = "--retention needs CHAT_RETENTION_DAYS to be a number of days above 0"
+        try:
+            days = app_settings.RETENTION_DAYS
+        except InvalidSetting as problem:  # only when the system checks were skipped
+            raise usage_error(f"{needs}: {problem.message}") from None
+        if not days:
+            raise usage_error(f"{needs} (it is 0: retention is off).")
         return timedelta(days=days)
 
     def progress(self, counts: retention.PurgeCounts) -> None:
