@@ -96,3 +96,32 @@ async def test_cancelling_the_relay_cancels_the_source_inside_it():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cancelled_inside.is_set()
+
+
+async def test_a_hang_up_that_arrives_with_the_next_chunk_still_ends_the_stream():
+    """Django cancels the relay when the client hangs up; if the next chunk arrives in the
+    same instant, the cancel must still win, or the answer runs on for nobody."""
+    outcomes = []
+    received = []
+    first_received = asyncio.Event()
+
+    async def record(outcome):
+        outcomes.append(outcome)
+
+    async def answer_then_hang_up():
+        yield b"data: 0\n\n"
+        await first_received.wait()  # the relay now waits for the next chunk
+        yield b"data: 1\n\n"
+        relay_task.cancel()  # in the same step that queued chunk 1
+        yield b"data: 2\n\n"
+
+    async def relay():
+        async for chunk in sse_stream(answer_then_hang_up(), keepalive_seconds=5, on_close=record):
+            received.append(chunk)
+            first_received.set()
+
+    relay_task = asyncio.create_task(relay())
+    with pytest.raises(asyncio.CancelledError):
+        await relay_task
+    assert received == [b"data: 0\n\n"]
+    assert outcomes == ["cancelled"]
