@@ -170,11 +170,16 @@ async def test_a_disconnect_during_a_tool_call_leaves_a_consistent_thread(
     assert answer[-1]["type"] == "thread.item.done"
 
 
-async def test_one_log_line_per_request_without_message_content(alice_chat, alice, caplog):
+async def test_one_log_line_per_request_without_message_content(
+    alice_chat, alice, caplog, settings
+):
+    settings.CHAT_DEMO_WORD_DELAY = 0.01
+    started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="chat.requests"):
-        thread_id, _ = await alice_chat.create_thread("my private words")
+        thread_id, events = await alice_chat.create_thread("my private words")
         await alice_chat.call("items.list", thread_id=thread_id)
         await alice_chat.call("threads.get_by_id", thread_id="thr_missing")
+    elapsed_ms = (time.monotonic() - started) * 1000
 
     records = [r for r in caplog.records if r.name == "chat.requests"]
     assert [r.chatkit["type"] for r in records] == [
@@ -184,7 +189,15 @@ async def test_one_log_line_per_request_without_message_content(alice_chat, alic
     assert created["user"] == alice.pk and created["thread"] == thread_id
     assert created["status"] == "200/complete" and created["output_tokens"] > 0
     assert listed["status"] == 200 and missing["status"] == 404
-    assert all(r.chatkit["duration_ms"] >= 0 for r in records)
+    # A stream is logged when it ends: its time covers every word (each waited 10 ms)...
+    words = [
+        e
+        for e in events
+        if e["type"] == "thread.item.updated" and e["update"]["type"].endswith("text_delta")
+    ]
+    assert created["duration_ms"] >= 10 * len(words) > 0
+    # ...and no request claims more time than the test spent on all three.
+    assert sum(r.chatkit["duration_ms"] for r in records) <= elapsed_ms + 2
     assert "my private words" not in caplog.text
 
 
