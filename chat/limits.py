@@ -12,7 +12,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
@@ -29,6 +29,12 @@ RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
 # A crashed worker cannot release what it held; these bound how long that lasts.
 STREAM_SLOT_TTL = 15 * 60
 TURN_LOCK_TTL = 15 * 60
+
+
+def clock() -> float:
+    """Seconds since the epoch, for the rate windows and the quota's day: one place to
+    read the wall clock, so a test can hold it still across a window's edge."""
+    return time.time()
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ async def check_message_rate(user_id: Any) -> None:
     rate = app_settings.RATE_LIMIT
     if rate is None:
         return
-    now = time.time()
+    now = clock()
     window = int(now // rate.seconds)
     key = f"chat:rate:{user_id}:{rate.seconds}:{window}"
     await cache.aadd(key, 0, timeout=rate.seconds + 1)
@@ -74,7 +80,8 @@ async def check_token_quota(user_id: Any) -> None:
     quota = app_settings.DAILY_TOKEN_QUOTA
     if not quota:
         return
-    today = timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
+    now = timezone.localtime(datetime.fromtimestamp(clock(), UTC))
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0)
     used = await TokenUsage.objects.filter(user_id=user_id, created_at__gte=today).aaggregate(
         total=Sum("input_tokens") + Sum("output_tokens")
     )
@@ -82,7 +89,7 @@ async def check_token_quota(user_id: Any) -> None:
         tomorrow = today + timedelta(days=1)
         raise LimitExceeded(
             "You have used today's token allowance. Please come back tomorrow.",
-            (tomorrow - timezone.localtime()).total_seconds(),
+            (tomorrow - now).total_seconds(),
         )
 
 

@@ -46,10 +46,19 @@ def pirate_factory(context: RequestContext) -> Agent:
     return Agent(name="Pirate", instructions="Talk like a pirate.", model=spy_model)
 
 
+# How each slow_lookup call ended: "finished" or "cancelled".
+slow_lookup_endings: list[str] = []
+
+
 @function_tool
 async def slow_lookup() -> str:
     """A tool that takes a while, so a test can hang up in the middle of it."""
-    await asyncio.sleep(2)
+    try:
+        await asyncio.sleep(2)
+    except asyncio.CancelledError:
+        slow_lookup_endings.append("cancelled")
+        raise
+    slow_lookup_endings.append("finished")
     return "slow result"
 
 

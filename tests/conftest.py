@@ -1,9 +1,20 @@
+import os
+
 import pytest
 from asgiref.sync import sync_to_async
 from django.core.cache import cache
 from django.db import connections
+from hypothesis import settings as hypothesis_settings
 
 from tests.chatkit_client import ChatKitClient
+from tests.factories import PASSWORD, reviewers_group
+
+# Hypothesis: locally every run explores new examples (and replays past failures from
+# .hypothesis/); on CI the examples are derived from each test itself, so a run is
+# reproducible.
+hypothesis_settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 
 @pytest.fixture(scope="session")
@@ -29,12 +40,28 @@ def test_settings(settings, tmp_path):
 
 @pytest.fixture
 def alice(django_user_model):
-    return django_user_model.objects.create_user("alice", password="alice-password-1")
+    """A site user (password: tests.factories.PASSWORD)."""
+    return django_user_model.objects.create_user("alice", password=PASSWORD)
 
 
 @pytest.fixture
 def bob(django_user_model):
-    return django_user_model.objects.create_user("bob", password="bob-password-1")
+    """Another site user, whose data alice must never see."""
+    return django_user_model.objects.create_user("bob", password=PASSWORD)
+
+
+@pytest.fixture
+def staff(django_user_model):
+    """A staff member with no permissions: may log in to the admin, may see nothing."""
+    return django_user_model.objects.create_user("sam", password=PASSWORD, is_staff=True)
+
+
+@pytest.fixture
+def reviewer(django_user_model):
+    """A staff member in the "Conversation reviewers" group: may read conversations."""
+    user = django_user_model.objects.create_user("rita", password=PASSWORD, is_staff=True)
+    user.groups.add(reviewers_group())
+    return user
 
 
 @pytest.fixture

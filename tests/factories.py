@@ -1,20 +1,50 @@
 """Conversations built straight in the database, the way the store would write them."""
 
+import importlib
 from datetime import UTC, datetime, timedelta
 
 from chatkit.types import (
     AssistantMessageContent,
     AssistantMessageItem,
+    ClientToolCallItem,
+    CustomSummary,
+    EndOfTurnItem,
+    FileAttachment,
+    GeneratedImage,
+    GeneratedImageItem,
+    HiddenContextItem,
     InferenceOptions,
+    SDKHiddenContextItem,
+    SearchTask,
+    StructuredInputAnswer,
+    StructuredInputFreeform,
+    StructuredInputItem,
+    TaskItem,
+    ThoughtTask,
     UserMessageItem,
     UserMessageTextContent,
+    WidgetItem,
+    Workflow,
+    WorkflowItem,
 )
+from chatkit.widgets import Card, Text
+from django.apps import apps as django_apps
+from django.contrib.auth.models import Group
 from django.core.files.base import ContentFile
 
 from chat import models
 from chat.chatkit.store import item_fields
 
 T0 = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
+PASSWORD = "correct-horse-battery"  # every test user's
+REVIEWERS_MIGRATION = importlib.import_module("chat.migrations.0002_conversation_reviewers_group")
+
+
+def reviewers_group() -> Group:
+    """The "Conversation reviewers" group, made by the data migration's own function
+    (transactional tests elsewhere may have flushed the migrated one)."""
+    REVIEWERS_MIGRATION.create_reviewer_group(django_apps, None)
+    return Group.objects.get(name="Conversation reviewers")
 
 
 def make_thread(owner, thread_id: str, title: str = "", minutes: int = 0, **fields):
@@ -69,3 +99,98 @@ def add_upload(owner, attachment_id: str, thread=None, content: bytes = b"hello"
     )
     row.file.save(f"{attachment_id}.txt", ContentFile(content), save=True)
     return row
+
+
+# The item types of `every_item_type`, in the order its items were written.
+EVERY_ITEM_TYPE = (
+    "user_message",
+    "assistant_message",
+    "client_tool_call",
+    "widget",
+    "generated_image",
+    "structured_input",
+    "workflow",
+    "task",
+    "hidden_context_item",
+    "sdk_hidden_context",
+    "end_of_turn",
+)
+
+
+def every_item_type(owner, thread_id: str, title: str = "", minutes: int = 0, **fields):
+    """A thread with one item of every ThreadItem type, a second apart in EVERY_ITEM_TYPE
+    order, each with the id f"{thread_id}_{type}".
+
+    The question quotes "cheap hotels" and carries an uploaded attachment,
+    f"atc_{thread_id}" (a 5-byte text file); the answer has negative feedback from the
+    owner. Tests assert on the texts below.
+    """
+    thread = make_thread(owner, thread_id, title, minutes, **fields)
+    upload = add_upload(owner, f"atc_{thread_id}", thread=thread)
+
+    def slot(item_type: str) -> dict:
+        second = EVERY_ITEM_TYPE.index(item_type) + 1
+        return {
+            "id": f"{thread_id}_{item_type}",
+            "thread_id": thread.id,
+            "created_at": T0 + timedelta(seconds=second),
+        }
+
+    items = [
+        UserMessageItem(
+            **slot("user_message"),
+            content=[UserMessageTextContent(text='Where should I "stay"?\nSecond line')],
+            quoted_text="cheap hotels",
+            attachments=[
+                FileAttachment(id=upload.id, name=upload.name, mime_type=upload.mime_type)
+            ],
+            inference_options=InferenceOptions(),
+        ),
+        AssistantMessageItem(
+            **slot("assistant_message"),
+            content=[AssistantMessageContent(text="Try Alfama. ```code``` inside")],
+        ),
+        ClientToolCallItem(
+            **slot("client_tool_call"),
+            call_id="call_1",
+            name="get_weather",
+            arguments={"city": "Lisbon"},
+            output={"celsius": 21},
+            status="completed",
+        ),
+        WidgetItem(
+            **slot("widget"),
+            widget=Card(children=[Text(value="Card body")]),
+            copy_text="Widget summary",
+        ),
+        GeneratedImageItem(
+            **slot("generated_image"),
+            image=GeneratedImage(id="img_1", url="https://images.example/lisbon.png"),
+        ),
+        StructuredInputItem(
+            **slot("structured_input"),
+            status="answered",
+            inputs=[
+                StructuredInputFreeform(
+                    id="day", question="Which day?", answer=StructuredInputAnswer(values=["Sunday"])
+                )
+            ],
+        ),
+        WorkflowItem(
+            **slot("workflow"),
+            workflow=Workflow(
+                type="reasoning",
+                summary=CustomSummary(title="Thinking it over"),
+                tasks=[ThoughtTask(title="Plan", content="Compare districts")],
+            ),
+        ),
+        TaskItem(
+            **slot("task"), task=SearchTask(title_query="weather", queries=["lisbon weather"])
+        ),
+        HiddenContextItem(**slot("hidden_context_item"), content={"page": "/trips/"}),
+        SDKHiddenContextItem(**slot("sdk_hidden_context"), content="internal bookkeeping"),
+        EndOfTurnItem(**slot("end_of_turn")),
+    ]
+    rows = {item.type: add(thread, item) for item in items}
+    models.Feedback.objects.create(item=rows["assistant_message"], user=owner, kind="negative")
+    return thread

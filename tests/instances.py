@@ -29,7 +29,12 @@ async def read_all(chunks):
     return b"".join([chunk async for chunk in chunks])
 
 
-requests = json.load(sys.stdin)
+job = json.load(sys.stdin)
+if job["clock"] is not None:
+    import chat.limits
+
+    chat.limits.clock = lambda: job["clock"]
+requests = job["requests"]
 client = Client()
 statuses = []
 for request in requests:
@@ -79,11 +84,14 @@ def instance_environment(**overrides: str) -> dict[str, str]:
     return env
 
 
-def run_second_instance(requests: list[dict], **env: str) -> list[list]:
-    """POST each request to /chatkit/ in another process; returns [status, Retry-After]."""
+def run_second_instance(requests: list[dict], clock: float | None = None, **env: str) -> list[list]:
+    """POST each request to /chatkit/ in another process; returns [status, Retry-After].
+
+    `clock` holds that process's limits clock still at that time, like `frozen_clock`.
+    """
     completed = subprocess.run(
         [sys.executable, "-c", SCRIPT],
-        input=json.dumps(requests),
+        input=json.dumps({"requests": requests, "clock": clock}),
         capture_output=True,
         text=True,
         cwd=ROOT,

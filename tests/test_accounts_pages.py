@@ -8,7 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management import call_command
 from django.test import Client
 
-PASSWORD = "correct-horse-battery"
+from tests.factories import PASSWORD
+
 CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 
 
@@ -16,11 +17,6 @@ CSRF_INPUT = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
 def browser() -> Client:
     """A client that enforces CSRF like a real browser session would."""
     return Client(enforce_csrf_checks=True)
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password=PASSWORD)
 
 
 def csrf_from(response) -> str:

@@ -11,7 +11,6 @@ from urllib.parse import urlsplit
 
 import pytest
 from chatkit.types import FileAttachment, ImageAttachment
-from django.contrib.auth.models import Permission
 from django.core.files.storage import default_storage
 from django.test import AsyncClient
 
@@ -496,24 +495,10 @@ async def test_a_pending_attachment_cannot_be_downloaded(alice, alice_chat):
     assert response.status_code == 404
 
 
-@pytest.fixture
-def staff_viewer(django_user_model):
-    user = django_user_model.objects.create_user("reviewer", password="x", is_staff=True)
-    user.user_permissions.add(
-        Permission.objects.get(content_type__app_label="chat", codename="view_thread")
-    )
-    return user
-
-
-@pytest.fixture
-def staff_without_permission(django_user_model):
-    return django_user_model.objects.create_user("helpdesk", password="x", is_staff=True)
-
-
-async def test_staff_with_view_permission_can_download(alice, staff_viewer):
+async def test_staff_with_view_permission_can_download(alice, reviewer):
     data = await upload(alice, "notes.txt", b"hello", "text/plain")
     client = AsyncClient()
-    await client.aforce_login(staff_viewer)
+    await client.aforce_login(reviewer)
 
     response = await client.get(f"/chatkit/attachments/{data['id']}/")
 
@@ -521,10 +506,10 @@ async def test_staff_with_view_permission_can_download(alice, staff_viewer):
     assert await body_of(response) == b"hello"
 
 
-async def test_staff_without_view_permission_cannot_download(alice, staff_without_permission):
+async def test_staff_without_view_permission_cannot_download(alice, staff):
     data = await upload(alice, "notes.txt", b"hello", "text/plain")
     client = AsyncClient()
-    await client.aforce_login(staff_without_permission)
+    await client.aforce_login(staff)
 
     response = await client.get(f"/chatkit/attachments/{data['id']}/")
 

@@ -4,87 +4,37 @@ it is read, and how the shared renderer reads every kind of stored item."""
 
 import io
 import json
-from datetime import timedelta
+from typing import get_args
 
 import pytest
-from chatkit.types import (
-    ClientToolCallItem,
-    EndOfTurnItem,
-    FileAttachment,
-    SDKHiddenContextItem,
-)
+from chatkit.types import ThreadItem
 from django.core.management import CommandError, call_command
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from chat import models
 from chat.review import export, items
-from tests import factories
-from tests.factories import T0, add, assistant_says, user_says
+from tests.factories import EVERY_ITEM_TYPE, every_item_type, make_thread, user_says
 
 pytestmark = pytest.mark.django_db
 
 
-
-def make_thread(owner, thread_id: str, title: str = "", minutes: int = 0) -> models.Thread:
-    return factories.make_thread(
-        owner, thread_id, title, minutes, input_tokens=10, output_tokens=20
-    )
-
-
 @pytest.fixture
 def conversation(alice, bob):
-    """Two threads of alice's (one with feedback, an attachment, a tool call and internal
-    items), and one of bob's."""
-    first = make_thread(alice, "thr_a1", "Trip to Lisbon", minutes=0)
-    question = user_says(
-        first,
-        "msg_u1",
-        'Where should I "stay"?\nSecond line',
-        1,
-        quoted_text="cheap hotels",
-        attachments=[FileAttachment(id="atc_1", name="plan.pdf", mime_type="application/pdf")],
-    )
-    answer = assistant_says(first, "msg_a1", "Try Alfama. ```code``` inside", 2)
-    add(
-        first,
-        ClientToolCallItem(
-            id="msg_t1",
-            thread_id=first.id,
-            created_at=T0 + timedelta(seconds=3),
-            call_id="call_1",
-            name="get_weather",
-            arguments={"city": "Lisbon"},
-            output={"celsius": 21},
-            status="completed",
-        ),
-    )
-    add(
-        first,
-        SDKHiddenContextItem(
-            id="msg_h1",
-            thread_id=first.id,
-            created_at=T0 + timedelta(seconds=4),
-            content="internal bookkeeping",
-        ),
-    )
-    add(first, EndOfTurnItem(id="msg_e1", thread_id=first.id, created_at=T0 + timedelta(seconds=5)))
-    models.Attachment.objects.create(
-        id="atc_1",
-        owner=alice,
-        thread=first,
-        name="plan.pdf",
-        mime_type="application/pdf",
-        size=1234,
-        data={},
-        upload_state="uploaded",
-    )
-    models.Feedback.objects.create(item=answer, user=alice, kind="negative")
+    """Two threads of alice's (the first with an item of every type, an attachment and
+    feedback), and one of bob's."""
+    every_item_type(alice, "thr_a1", "Trip to Lisbon", input_tokens=10, output_tokens=20)
     second = make_thread(alice, "thr_a2", "Recipes", minutes=10)
     user_says(second, "msg_u2", "Pancakes?", 1)
     other = make_thread(bob, "thr_b1", "Bob's secret", minutes=5)
     user_says(other, "msg_u3", "bob private text", 1)
-    return {"first": first, "second": second, "question": question, "other": other}
+
+
+def test_the_sample_conversation_has_every_item_type_the_sdk_stores():
+    sdk_types = {
+        member.model_fields["type"].default for member in get_args(get_args(ThreadItem)[0])
+    }
+    assert set(EVERY_ITEM_TYPE) == sdk_types
 
 
 def run_export(*args: str) -> tuple[str, str]:
@@ -107,13 +57,8 @@ def test_jsonl_export_holds_exactly_the_users_threads_with_items_in_order(conver
     assert first["title"] == "Trip to Lisbon"
     assert first["owner"]["username"] == "alice"
     assert (first["input_tokens"], first["output_tokens"]) == (10, 20)
-    assert [item["id"] for item in first["items"]] == [
-        "msg_u1",
-        "msg_a1",
-        "msg_t1",
-        "msg_h1",
-        "msg_e1",
-    ]
+    assert [item["type"] for item in first["items"]] == list(EVERY_ITEM_TYPE)
+    assert [item["id"] for item in first["items"]] == [f"thr_a1_{t}" for t in EVERY_ITEM_TYPE]
     question = first["items"][0]
     assert question["text"] == '> cheap hotels\nWhere should I "stay"?\nSecond line'
     assert question["data"]["content"][0]["text"] == 'Where should I "stay"?\nSecond line'
@@ -122,13 +67,13 @@ def test_jsonl_export_holds_exactly_the_users_threads_with_items_in_order(conver
     assert all(not item["feedback"] for item in first["items"][2:])
     assert first["attachments"] == [
         {
-            "id": "atc_1",
-            "name": "plan.pdf",
-            "mime_type": "application/pdf",
-            "size": 1234,
+            "id": "atc_thr_a1",
+            "name": "atc_thr_a1.txt",
+            "mime_type": "text/plain",
+            "size": 5,
             "upload_state": "uploaded",
             "created_at": first["attachments"][0]["created_at"],
-            "url": "/chatkit/attachments/atc_1/",
+            "url": "/chatkit/attachments/atc_thr_a1/",
         }
     ]
     assert "Exported 2 threads of alice to standard output." in err
@@ -146,16 +91,30 @@ def test_markdown_export_reads_like_a_conversation(conversation):
     # Backticks in the text cannot close the fence around it.
     assert "`get_weather` (completed)" in out
     assert '"city": "Lisbon"' in out
-    assert "[plan.pdf](/chatkit/attachments/atc_1/) (application/pdf)" in out
+    assert "[atc_thr_a1.txt](/chatkit/attachments/atc_thr_a1/) (text/plain)" in out
     assert "_Feedback: negative from alice_" in out
+    assert "### Widget" in out and "Widget summary" in out
+    assert "<https://images.example/lisbon.png>" in out
+    assert "Which day? — Sunday" in out
+    assert "Thinking it over" in out and "- **Plan**: Compare districts" in out
+    assert "- **weather**: lisbon weather" in out
     # Internal items and end-of-turn markers are not part of the readable conversation.
     assert "internal bookkeeping" not in out
+    assert "/trips/" not in out
     assert "End of turn" not in out
     assert out.index("Where should I") < out.index("Try Alfama") < out.index("Pancakes?")
 
 
-def test_output_file_is_written_and_replaced_whole(conversation, tmp_path):
-    target = tmp_path / "alice.jsonl"
+@pytest.fixture
+def export_dir(tmp_path):
+    """A folder of its own for the export (tmp_path also holds the uploads)."""
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    return folder
+
+
+def test_output_file_is_written_and_replaced_whole(conversation, export_dir):
+    target = export_dir / "alice.jsonl"
     target.write_text("old content\n")
 
     out, err = run_export("--user", "alice", "--output", str(target))
@@ -164,11 +123,11 @@ def test_output_file_is_written_and_replaced_whole(conversation, tmp_path):
     lines = target.read_text().splitlines()
     assert [json.loads(line)["id"] for line in lines] == ["thr_a1", "thr_a2"]
     assert f"to {target}" in err
-    assert [path.name for path in tmp_path.iterdir()] == ["alice.jsonl"]
+    assert [path.name for path in export_dir.iterdir()] == ["alice.jsonl"]
 
 
-def test_a_failed_export_leaves_no_partial_file(conversation, tmp_path, monkeypatch):
-    target = tmp_path / "alice.jsonl"
+def test_a_failed_export_leaves_no_partial_file(conversation, export_dir, monkeypatch):
+    target = export_dir / "alice.jsonl"
 
     def broken(thread):
         yield '{"id": "partial'
@@ -177,7 +136,7 @@ def test_a_failed_export_leaves_no_partial_file(conversation, tmp_path, monkeypa
     monkeypatch.setattr(export, "thread_json_chunks", broken)
     with pytest.raises(RuntimeError):
         run_export("--user", "alice", "--output", str(target))
-    assert list(tmp_path.iterdir()) == []
+    assert list(export_dir.iterdir()) == []
 
 
 def test_a_user_without_threads_gets_an_empty_export(bob, alice):

@@ -15,15 +15,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
 from chat.models import Thread, ThreadItem
-from tests.chatkit_client import ChatKitClient, bearer, user_input
+from tests.chatkit_client import bearer, user_input
 
 pytestmark = pytest.mark.django_db
-
-# Locally every run explores new examples (and replays past failures from .hypothesis/);
-# on CI the examples are derived from the test itself, so a run is reproducible.
-hypothesis_settings.register_profile("ci", derandomize=True, database=None)
-if os.environ.get("CI"):
-    hypothesis_settings.load_profile("ci")
 
 SECRET = "ALICE-SECRET-7731"
 
@@ -93,10 +87,10 @@ def post(user, body: bytes):
     return response.status_code, content
 
 
-def test_fuzzed_requests_never_fail_or_leak(alice, bob, settings):
+def test_fuzzed_requests_never_fail_or_leak(alice_chat, bob, bob_chat, settings):
     settings.CHAT_RATE_LIMIT = ""
-    alice_thread, _ = async_to_sync(ChatKitClient(alice).create_thread)(SECRET)
-    bob_thread, _ = async_to_sync(ChatKitClient(bob).create_thread)("bob's own words")
+    alice_thread, _ = async_to_sync(alice_chat.create_thread)(SECRET)
+    bob_thread, _ = async_to_sync(bob_chat.create_thread)("bob's own words")
     alice_items = list(
         ThreadItem.objects.filter(thread_id=alice_thread).values_list("item_id", "text")
     )

@@ -13,13 +13,7 @@ from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
 from accounts import jwt as bearer
 from accounts.jwt import AuthenticationFailed, authenticate_bearer, unauthorized
-
-PASSWORD = "correct-horse-battery"
-
-
-@pytest.fixture
-def alice(django_user_model):
-    return django_user_model.objects.create_user(username="alice", password=PASSWORD)
+from tests.factories import PASSWORD
 
 
 def obtain_pair(client: Client, username: str = "alice", password: str = PASSWORD):

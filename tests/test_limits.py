@@ -2,6 +2,7 @@
 
 import asyncio
 import uuid
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,6 +13,8 @@ from tests.instances import run_second_instance
 pytestmark = pytest.mark.django_db(transaction=True)
 
 REDIS = "redis://127.0.0.1:6379/0"
+# Half a minute into a rate window, and 5 h 59 min 30 s before midnight UTC.
+FROZEN = datetime(2025, 5, 6, 18, 0, 30, tzinfo=UTC)
 
 
 def create_body(text: str = "hi") -> dict:
@@ -20,6 +23,13 @@ def create_body(text: str = "hi") -> dict:
 
 async def read(response) -> list[dict]:
     return parse_sse(b"".join([chunk async for chunk in response.streaming_content]))
+
+
+@pytest.fixture
+def frozen_clock(monkeypatch) -> datetime:
+    """Hold the limits' clock at FROZEN, so no rate window or day ends mid-test."""
+    monkeypatch.setattr("chat.limits.clock", FROZEN.timestamp)
+    return FROZEN
 
 
 @pytest.fixture
@@ -36,7 +46,9 @@ def shared_redis_cache(settings):
     return {"REDIS_URL": REDIS, "CACHE_KEY_PREFIX": prefix}
 
 
-async def test_too_many_messages_get_429_with_retry_after(alice_chat, bob_chat, settings):
+async def test_too_many_messages_get_429_with_retry_after(
+    alice_chat, bob_chat, settings, frozen_clock
+):
     settings.CHAT_RATE_LIMIT = "2/min"
     for _ in range(2):
         assert (await alice_chat.post(create_body())).status_code == 200
@@ -44,19 +56,20 @@ async def test_too_many_messages_get_429_with_retry_after(alice_chat, bob_chat, 
     response = await alice_chat.post(create_body("one too many"))
 
     assert response.status_code == 429
-    assert 1 <= int(response["Retry-After"]) <= 60
+    assert response["Retry-After"] == "30"  # the window ends on the next whole minute
     assert "Too many messages" in response.json()["detail"]
     assert not await ThreadItem.objects.filter(text="one too many").aexists()
     assert (await bob_chat.post(create_body())).status_code == 200  # per user
 
 
-async def test_reads_are_not_rate_limited(alice_chat, settings):
+async def test_reads_are_not_rate_limited(alice_chat, settings, frozen_clock):
     settings.CHAT_RATE_LIMIT = "1/min"
-    await alice_chat.post(create_body())
+    await read(await alice_chat.post(create_body()))
 
     statuses = [(await alice_chat.call("threads.list"))[0] for _ in range(5)]
 
     assert statuses == [200] * 5
+    assert (await alice_chat.post(create_body())).status_code == 429  # messages still are
 
 
 async def test_concurrent_streams_are_limited_per_user(alice_chat, bob_chat, settings):
@@ -71,22 +84,27 @@ async def test_concurrent_streams_are_limited_per_user(alice_chat, bob_chat, set
     await read(third)
 
     assert (second.status_code, third.status_code, other_user.status_code) == (429, 200, 200)
-    assert second["Retry-After"]
+    assert second["Retry-After"] == "5"
 
 
-async def test_daily_token_quota(alice_chat, alice, settings):
+async def test_daily_token_quota(alice_chat, alice, settings, frozen_clock):
+    settings.TIME_ZONE = "UTC"
     settings.CHAT_DAILY_TOKEN_QUOTA = 100
-    await TokenUsage.objects.acreate(user=alice, input_tokens=60, output_tokens=40)
+    usage = await TokenUsage.objects.acreate(user=alice, input_tokens=60, output_tokens=40)
+    await TokenUsage.objects.filter(pk=usage.pk).aupdate(
+        created_at=frozen_clock - timedelta(hours=1)
+    )
 
     response = await alice_chat.post(create_body())
 
     assert response.status_code == 429
     assert "token allowance" in response.json()["detail"]
-    assert int(response["Retry-After"]) <= 86400
+    assert response["Retry-After"] == str(5 * 3600 + 59 * 60 + 30)  # until midnight
 
 
-async def test_rate_limit_is_shared_between_two_instances(alice, alice_chat, settings,
-                                                          shared_redis_cache):
+async def test_rate_limit_is_shared_between_two_instances(
+    alice, alice_chat, settings, shared_redis_cache, frozen_clock
+):
     settings.CHAT_RATE_LIMIT = "3/min"
     for _ in range(2):
         await read(await alice_chat.post(create_body()))
@@ -94,16 +112,17 @@ async def test_rate_limit_is_shared_between_two_instances(alice, alice_chat, set
     statuses = await asyncio.to_thread(
         run_second_instance,
         [{"body": create_body(), "headers": bearer(alice)}] * 2,
+        clock=frozen_clock.timestamp(),
         CHAT_RATE_LIMIT="3/min",
         **shared_redis_cache,
     )
 
-    assert [status for status, _ in statuses] == [200, 429]
-    assert int(statuses[1][1]) >= 1
+    assert statuses == [[200, None], [429, "30"]]
 
 
-async def test_stream_limit_is_shared_between_two_instances(alice, alice_chat, settings,
-                                                            shared_redis_cache):
+async def test_stream_limit_is_shared_between_two_instances(
+    alice, alice_chat, settings, shared_redis_cache
+):
     settings.CHAT_MAX_CONCURRENT_STREAMS = 1
     open_stream = await alice_chat.post(create_body("still streaming"))
 
@@ -123,8 +142,10 @@ async def test_two_messages_at_once_are_both_stored_in_order_and_answered(alice_
     settings.CHAT_DEMO_WORD_DELAY = 0.01
 
     async def send(text: str) -> list[dict]:
-        body = {"type": "threads.add_user_message",
-                "params": {"thread_id": thread_id, "input": user_input(text)}}
+        body = {
+            "type": "threads.add_user_message",
+            "params": {"thread_id": thread_id, "input": user_input(text)},
+        }
         return await read(await alice_chat.post(body))
 
     first, second = await asyncio.gather(send("first at once"), send("second at once"))

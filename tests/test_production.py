@@ -1,6 +1,5 @@
 """Production behaviour: settings, CORS, faults, and the request log."""
 
-import asyncio
 import json
 import logging
 import secrets
@@ -13,10 +12,12 @@ from django.conf import settings as django_settings
 from django.utils.module_loading import import_string
 
 from chat.models import ThreadItem
+from tests.agent_factories import slow_lookup_endings
 from tests.asgi import post_over_asgi
 from tests.chatkit_client import bearer, parse_sse, user_input
 from tests.fake_openai import fake_chat_completions_server
 from tests.instances import ROOT, instance_environment
+from tests.waits import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -150,6 +151,7 @@ async def test_a_disconnect_during_a_tool_call_leaves_a_consistent_thread(
     alice, alice_chat, settings
 ):
     settings.CHAT_AGENT = "tests.agent_factories.slow_tool_factory"
+    slow_lookup_endings.clear()
     body = {"type": "threads.create", "params": {"input": user_input("use slow_lookup")}}
 
     chunks = await post_over_asgi(alice, body, disconnect_after_chunks=4)
@@ -158,7 +160,8 @@ async def test_a_disconnect_during_a_tool_call_leaves_a_consistent_thread(
     assert any(e["type"] == "thread.item.added" and e["item"]["type"] == "workflow"
                for e in events), "the tool call should have started before the hang-up"
     thread_id = events[0]["thread"]["id"]
-    await asyncio.sleep(0.5)  # the abandoned tool call finishes in the background
+    # Whatever the abandoned tool call would still write is written once it has ended.
+    await wait_until(lambda: slow_lookup_endings, what="the abandoned tool call to end")
     status, page = await alice_chat.call("items.list", thread_id=thread_id, order="asc")
     assert status == 200
     assert [item["type"] for item in page["data"]] == ["user_message"]
@@ -167,11 +170,16 @@ async def test_a_disconnect_during_a_tool_call_leaves_a_consistent_thread(
     assert answer[-1]["type"] == "thread.item.done"
 
 
-async def test_one_log_line_per_request_without_message_content(alice_chat, alice, caplog):
+async def test_one_log_line_per_request_without_message_content(
+    alice_chat, alice, caplog, settings
+):
+    settings.CHAT_DEMO_WORD_DELAY = 0.01
+    started = time.monotonic()
     with caplog.at_level(logging.INFO, logger="chat.requests"):
-        thread_id, _ = await alice_chat.create_thread("my private words")
+        thread_id, events = await alice_chat.create_thread("my private words")
         await alice_chat.call("items.list", thread_id=thread_id)
         await alice_chat.call("threads.get_by_id", thread_id="thr_missing")
+    elapsed_ms = (time.monotonic() - started) * 1000
 
     records = [r for r in caplog.records if r.name == "chat.requests"]
     assert [r.chatkit["type"] for r in records] == [
@@ -181,7 +189,15 @@ async def test_one_log_line_per_request_without_message_content(alice_chat, alic
     assert created["user"] == alice.pk and created["thread"] == thread_id
     assert created["status"] == "200/complete" and created["output_tokens"] > 0
     assert listed["status"] == 200 and missing["status"] == 404
-    assert all(r.chatkit["duration_ms"] >= 0 for r in records)
+    # A stream is logged when it ends: its time covers every word (each waited 10 ms)...
+    words = [
+        e
+        for e in events
+        if e["type"] == "thread.item.updated" and e["update"]["type"].endswith("text_delta")
+    ]
+    assert created["duration_ms"] >= 10 * len(words) > 0
+    # ...and no request claims more time than the test spent on all three.
+    assert sum(r.chatkit["duration_ms"] for r in records) <= elapsed_ms + 2
     assert "my private words" not in caplog.text
 
 

@@ -51,15 +51,22 @@ async def test_the_next_turn_after_a_cancel_does_not_continue_it(alice, alice_ch
 
 
 async def test_keepalive_comments_while_the_model_is_silent():
-    async def slow_events():
-        await asyncio.sleep(0.25)
+    chunks = []
+    two_keepalives_sent = asyncio.Event()
+
+    async def silent_until_two_keepalives():
+        await two_keepalives_sent.wait()
         yield b"data: {}\n\n"
 
-    chunks = [chunk async for chunk in sse_stream(slow_events(), keepalive_seconds=0.05)]
+    async with asyncio.timeout(10):  # no keepalive at all would wait forever
+        async for chunk in sse_stream(silent_until_two_keepalives(), keepalive_seconds=0.05):
+            chunks.append(chunk)
+            if chunks.count(KEEPALIVE) == 2:
+                two_keepalives_sent.set()
 
-    assert chunks[0] == KEEPALIVE
+    assert chunks[:2] == [KEEPALIVE, KEEPALIVE]
     assert chunks[-1] == b"data: {}\n\n"
-    assert chunks.count(KEEPALIVE) >= 2
+    assert set(chunks[:-1]) == {KEEPALIVE}  # the silence held only keepalives
 
 
 async def test_a_failure_inside_the_stream_becomes_an_error_event():
@@ -76,6 +83,7 @@ async def test_a_failure_inside_the_stream_becomes_an_error_event():
 
 async def test_cancelling_the_relay_cancels_the_source_inside_it():
     cancelled_inside = asyncio.Event()
+    relaying = asyncio.Event()
 
     async def endless_events():
         try:
@@ -88,11 +96,41 @@ async def test_cancelling_the_relay_cancels_the_source_inside_it():
 
     async def consume():
         async for _ in sse_stream(endless_events(), keepalive_seconds=5):
-            pass
+            relaying.set()
 
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.05)
+    async with asyncio.timeout(10):
+        await relaying.wait()
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
     assert cancelled_inside.is_set()
+
+
+async def test_a_hang_up_that_arrives_with_the_next_chunk_still_ends_the_stream():
+    """Django cancels the relay when the client hangs up; if the next chunk arrives in the
+    same instant, the cancel must still win, or the answer runs on for nobody."""
+    outcomes = []
+    received = []
+    first_received = asyncio.Event()
+
+    async def record(outcome):
+        outcomes.append(outcome)
+
+    async def answer_then_hang_up():
+        yield b"data: 0\n\n"
+        await first_received.wait()  # the relay now waits for the next chunk
+        yield b"data: 1\n\n"
+        relay_task.cancel()  # in the same step that queued chunk 1
+        yield b"data: 2\n\n"
+
+    async def relay():
+        async for chunk in sse_stream(answer_then_hang_up(), keepalive_seconds=5, on_close=record):
+            received.append(chunk)
+            first_received.set()
+
+    relay_task = asyncio.create_task(relay())
+    with pytest.raises(asyncio.CancelledError):
+        await relay_task
+    assert received == [b"data: 0\n\n"]
+    assert outcomes == ["cancelled"]

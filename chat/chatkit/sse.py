@@ -50,7 +50,11 @@ async def sse_stream(
     try:
         while True:
             try:
-                chunk = await asyncio.wait_for(queue.get(), keepalive_seconds)
+                # Not `asyncio.wait_for`: on Python 3.11 it returns the result instead of
+                # raising when the cancel arrives as the item does, and the stream would
+                # run on after the client left. Queue.get never loses a cancel.
+                async with asyncio.timeout(keepalive_seconds):
+                    chunk = await queue.get()
             except TimeoutError:
                 yield KEEPALIVE
                 continue
