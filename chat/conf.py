@@ -145,6 +145,12 @@ def choice(*options: str) -> Callable[[Any], str]:
     return parse
 
 
+def flag(raw: Any) -> bool:
+    if not isinstance(raw, bool):
+        raise InvalidValue(f"is {kind(raw)}, not True or False", "True or False (1 or 0)")
+    return raw
+
+
 def http_url(raw: Any, *, optional: bool = False) -> str:
     """An absolute http(s) URL; with `optional`, also empty (none)."""
     expected = "an absolute http:// or https:// URL" + (", or empty for none" if optional else "")
@@ -290,6 +296,16 @@ def from_environment(convert: Callable[[str], Any]) -> Callable[[str], Any]:
     return read
 
 
+def on_or_off(value: str) -> Any:
+    """1/0, true/false, yes/no, on/off; other text is kept for the check to report."""
+    word = value.strip().lower()
+    if word in {"1", "true", "yes", "on"}:
+        return True
+    if word in {"0", "false", "no", "off"}:
+        return False
+    return value
+
+
 def comma_separated(value: str) -> list[str]:
     return [part.strip() for part in value.split(",") if part.strip()]
 
@@ -299,6 +315,7 @@ NUMBER = from_environment(float)
 JSON = from_environment(json.loads)
 TEXT = str
 LIST = comma_separated
+FLAG = on_or_off
 
 USE_DEFAULT = object()  # Setting.empty: an empty variable means the default, as if unset
 
@@ -346,6 +363,16 @@ SETTINGS: dict[str, Setting] = {
     "DAILY_TOKEN_QUOTA": Setting(0, whole_number(0), INTEGER, empty=0),
     # How long a message waits for the previous answer in its thread before a 429.
     "TURN_WAIT_SECONDS": Setting(30.0, seconds(zero=True), NUMBER),
+    # --- Turns (chat/chatkit/runner.py) ---
+    # Whether an answer keeps going when its client hangs up (off: leaving stops it).
+    "CONTINUE_AFTER_DISCONNECT": Setting(True, flag, FLAG),
+    # Seconds a turn's leases live without a heartbeat: how soon a dead worker's thread
+    # and stream slot are free again, and its turn is closed as interrupted.
+    "TURN_LEASE_SECONDS": Setting(5.0, seconds(zero=False), NUMBER),
+    # Seconds between checkpoints of a growing answer (what a crash can lose at most).
+    "CHECKPOINT_SECONDS": Setting(1.0, seconds(zero=False), NUMBER),
+    # Seconds a worker told to stop (SIGTERM) lets running answers finish.
+    "SHUTDOWN_GRACE_SECONDS": Setting(25.0, seconds(zero=True), NUMBER),
     # Longest automatic thread title taken from the first message.
     "TITLE_MAX_CHARS": Setting(60, whole_number(1), INTEGER),
     # --- The embedded widget (templates/chat/, static/chat/) ---
@@ -466,6 +493,10 @@ class AppSettings:
         MAX_CONCURRENT_STREAMS: int
         DAILY_TOKEN_QUOTA: int
         TURN_WAIT_SECONDS: float
+        CONTINUE_AFTER_DISCONNECT: bool
+        TURN_LEASE_SECONDS: float
+        CHECKPOINT_SECONDS: float
+        SHUTDOWN_GRACE_SECONDS: float
         TITLE_MAX_CHARS: int
         CDN_URL: str
         DOMAIN_KEY: str

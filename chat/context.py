@@ -35,6 +35,9 @@ class RequestContext:
     base_url: str = ""
     # The turn this request ran, if any, for its log line.
     usage: TurnUsage = field(default_factory=TurnUsage)
+    # The id `threads.create` gives its new thread: chosen before the SDK runs, so the
+    # turn can hold the thread's lease from the start (chat/chatkit/turns.py).
+    new_thread_id: str = ""
 
     @property
     def user_id(self) -> Any:

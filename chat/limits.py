@@ -1,16 +1,13 @@
-"""Per-user limits and per-thread turn order, kept in Django's cache.
+"""Per-user message limits: a rate in Django's cache and a daily token quota.
 
-With the default local-memory cache they hold within one process; with Redis
-(`REDIS_URL`) they hold across every worker, because `add` and `incr` are atomic there.
+With the default local-memory cache the rate holds within one process; with Redis
+(`REDIS_URL`) it holds across every worker. Concurrent answers and one turn per thread
+are leases (chat/chatkit/leases.py).
 """
 
-import asyncio
 import math
 import re
 import time
-import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,9 +23,6 @@ from chat.models import TokenUsage
 UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
          "hour": 3600, "d": 86400, "day": 86400}
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
-# A crashed worker cannot release what it held; these bound how long that lasts.
-STREAM_SLOT_TTL = 15 * 60
-TURN_LOCK_TTL = 15 * 60
 
 
 def clock() -> float:
@@ -91,42 +85,3 @@ async def check_token_quota(user_id: Any) -> None:
             "You have used today's token allowance. Please come back tomorrow.",
             (tomorrow - now).total_seconds(),
         )
-
-
-@asynccontextmanager
-async def stream_slot(user_id: Any) -> AsyncIterator[None]:
-    """Hold one of the user's CHAT_MAX_CONCURRENT_STREAMS slots while a stream is open."""
-    limit = app_settings.MAX_CONCURRENT_STREAMS
-    if not limit:
-        yield
-        return
-    key = f"chat:streams:{user_id}"
-    await cache.aadd(key, 0, timeout=STREAM_SLOT_TTL)
-    if await cache.aincr(key) > limit:
-        await cache.adecr(key)
-        raise LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
-    try:
-        yield
-    finally:
-        await cache.adecr(key)
-
-
-@asynccontextmanager
-async def thread_turn(thread_id: str) -> AsyncIterator[None]:
-    """One answer at a time per thread: a second message waits for the first answer.
-
-    Two messages sent to one thread at the same moment are then both stored, in order,
-    and each is answered with the other in its history.
-    """
-    key = f"chat:turn:{thread_id}"
-    token = uuid.uuid4().hex
-    deadline = time.monotonic() + app_settings.TURN_WAIT_SECONDS
-    while not await cache.aadd(key, token, timeout=TURN_LOCK_TTL):
-        if time.monotonic() > deadline:
-            raise LimitExceeded("Another answer in this conversation is still running.", 5)
-        await asyncio.sleep(0.05)
-    try:
-        yield
-    finally:
-        if await cache.aget(key) == token:
-            await cache.adelete(key)

@@ -81,6 +81,9 @@ class ThreadItem(models.Model):
     created_at = models.DateTimeField()
     data = models.JSONField()
     text = models.TextField(blank=True, default="")
+    # A checkpoint of an answer still streaming; one left after its turn ended was cut off
+    # by a lost worker (chat/chatkit/checkpoints.py, chat/chatkit/recovery.py).
+    partial = models.BooleanField(default=False)
 
     class Meta:
         constraints = [
@@ -166,3 +169,39 @@ class TokenUsage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.input_tokens}+{self.output_tokens} tokens"
+
+
+class Turn(models.Model):
+    """One answer being produced, as a job of its own (see chat/chatkit/runner.py).
+
+    The row outlives the worker that ran it: `lease_expires_at` is pushed forward by the
+    runner's heartbeat, so a turn still `running` past its lease lost its worker and is
+    closed as interrupted (its partial answer, checkpointed, is kept).
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        COMPLETE = "complete", "Complete"
+        STOPPED = "stopped", "Stopped by the user"
+        INTERRUPTED = "interrupted", "Interrupted (worker lost or shut down)"
+        FAILED = "failed", "Failed"
+
+    id = models.CharField(primary_key=True, max_length=64)
+    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="turns")
+    kind = models.CharField(max_length=40, help_text="The ChatKit request that started it.")
+    state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
+    worker = models.CharField(max_length=200, blank=True)
+    started_at = models.DateTimeField()
+    lease_expires_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["state", "lease_expires_at"], name="chat_turn_state_lease"),
+            models.Index(fields=["thread", "started_at"], name="chat_turn_thread_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.id} ({self.state})"

@@ -14,7 +14,7 @@ from chatkit.store import NotFoundError
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError
-from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
@@ -24,7 +24,8 @@ from chat.attachments.store import to_json
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import parse_request
 from chat.chatkit.server import SiteChatKitServer
-from chat.chatkit.turns import run_request
+from chat.chatkit.sse import sse_stream
+from chat.chatkit.turns import follow_turn, run_request, stop_turn
 from chat.conf import app_settings
 from chat.context import RequestContext, page_context_from
 from chat.errors import (
@@ -142,13 +143,45 @@ async def answer_chatkit_request(request: HttpRequest, log: RequestLog) -> HttpR
         usage=log.usage,
     )
 
-    async def log_outcome(outcome: str) -> None:
-        log.emit(f"200/{outcome}")
-
-    answer = await run_request(server, chatkit_request, body, context, log_outcome)
+    answer = await run_request(server, chatkit_request, body, context, log)
     if isinstance(answer, NonStreamingResult):
         return HttpResponse(answer.json, content_type="application/json")
-    return StreamingHttpResponse(answer, content_type="text/event-stream", headers=SSE_HEADERS)
+    return sse_response(answer)
+
+
+def sse_response(events) -> StreamingHttpResponse:
+    return StreamingHttpResponse(events, content_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def own_thread(request: HttpRequest, thread_id: str) -> RequestContext:
+    """The context of a Bearer-authenticated request about the user's own thread (404
+    for anyone else's)."""
+    user = await authenticate_bearer(request)
+    context = RequestContext(user=user, base_url=request_base_url(request))
+    await server.store.load_thread(thread_id, context)
+    return context
+
+
+@csrf_exempt  # Bearer tokens only.
+@allow("POST")
+@json_errors
+async def stop_thread_turn(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """Stop the thread's running answer, wherever it runs; the partial answer is kept."""
+    await own_thread(request, thread_id)
+    stopped = await stop_turn(thread_id)
+    return JsonResponse({"stopped": stopped})
+
+
+@allow("GET")
+@json_errors
+async def resume_thread_turn(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """The running answer of the thread from its first event, then live (SSE); 204 when
+    nothing is running."""
+    await own_thread(request, thread_id)
+    events = await follow_turn(thread_id)
+    if events is None:
+        return HttpResponse(status=204)
+    return sse_response(sse_stream(events, app_settings.KEEPALIVE_SECONDS))
 
 
 # --- attachments ------------------------------------------------------------------------

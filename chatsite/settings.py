@@ -114,6 +114,22 @@ CACHES = {
     }
 }
 
+# The Channels layer carries a running answer's events to every worker and tab, and the
+# per-user "thread updated" notices (chat/chatkit/broadcast.py). Redis makes it span
+# workers; the in-memory layer serves one process.
+CHANNEL_LAYERS = {
+    "default": {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {
+            "hosts": [REDIS_URL],
+            "prefix": f"{os.environ.get('CACHE_KEY_PREFIX', '')}chat-layer",
+            "capacity": 1000,
+        },
+    }
+    if REDIS_URL
+    else {"BACKEND": "channels.layers.InMemoryChannelLayer", "CONFIG": {"capacity": 1000}}
+}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},

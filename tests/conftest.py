@@ -1,4 +1,6 @@
+import asyncio
 import os
+import uuid
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -80,3 +82,46 @@ async def close_async_orm_connections():
     closes; left open it keeps PostgreSQL from dropping the test database."""
     yield
     await sync_to_async(connections.close_all)()
+
+
+REDIS = "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def shared_redis(settings):
+    """This process shares Redis (cache, leases, channel layer) with the other instances a
+    test starts, under a prefix of its own; returns their environment."""
+    prefix = f"test-{uuid.uuid4().hex}"
+    settings.REDIS_URL = REDIS
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS,
+            "KEY_PREFIX": prefix,
+        }
+    }
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS], "prefix": f"{prefix}chat-layer"},
+        }
+    }
+    return {"REDIS_URL": REDIS, "CACHE_KEY_PREFIX": prefix}
+
+
+@pytest.fixture(autouse=True)
+async def no_turn_outlives_its_test():
+    """A turn still running when its test ends is stopped and awaited, so it neither
+    writes into the next test's database nor dies with the test's event loop."""
+    yield
+    from chat.chatkit.runner import RUNNERS, heartbeat
+
+    tasks = [runner.task for runner in RUNNERS.values() if runner.task is not None]
+    for runner in list(RUNNERS.values()):
+        runner.stop()
+    if tasks:
+        await asyncio.wait(tasks, timeout=10)
+    RUNNERS.clear()
+    if heartbeat.task is not None:
+        heartbeat.task.cancel()
+        heartbeat.task = None

@@ -18,15 +18,25 @@ from django.db import connection
 ROOT = Path(__file__).resolve().parent.parent
 
 SCRIPT = """
-import json, os, sys
+import asyncio, json, sys
 import django
 django.setup()
-from asgiref.sync import async_to_sync
-from django.test import Client
+from django.test import AsyncClient
 
 
-async def read_all(chunks):
-    return b"".join([chunk async for chunk in chunks])
+async def main(requests):
+    # One event loop for the whole run: a streamed answer is a task of that loop.
+    client = AsyncClient()
+    statuses = []
+    for request in requests:
+        response = await client.post(
+            "/chatkit/", json.dumps(request["body"]), content_type="application/json",
+            headers=request.get("headers", {}),
+        )
+        if response.streaming:
+            b"".join([chunk async for chunk in response.streaming_content])
+        statuses.append([response.status_code, response.get("Retry-After")])
+    return statuses
 
 
 job = json.load(sys.stdin)
@@ -34,18 +44,7 @@ if job["clock"] is not None:
     import chat.limits
 
     chat.limits.clock = lambda: job["clock"]
-requests = job["requests"]
-client = Client()
-statuses = []
-for request in requests:
-    response = client.post(
-        "/chatkit/", json.dumps(request["body"]), content_type="application/json",
-        headers=request.get("headers", {}),
-    )
-    if response.streaming:
-        async_to_sync(read_all)(response.streaming_content)
-    statuses.append([response.status_code, response.get("Retry-After")])
-print(json.dumps(statuses))
+print(json.dumps(asyncio.run(main(job["requests"]))))
 """
 
 

@@ -9,7 +9,7 @@ import os
 
 import pytest
 from asgiref.sync import async_to_sync
-from django.test import Client
+from django.test import AsyncClient
 from hypothesis import HealthCheck, given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from chat.models import Thread, ThreadItem
 from tests.chatkit_client import bearer, user_input
 
-pytestmark = pytest.mark.django_db
+# Answers are written by their own task, on a connection of its own: they must commit.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 SECRET = "ALICE-SECRET-7731"
 
@@ -75,16 +76,17 @@ async def read_all(chunks) -> bytes:
     return b"".join([chunk async for chunk in chunks])
 
 
-def post(user, body: bytes):
-    response = Client().post(
+async def post_and_read(user, body: bytes) -> tuple[int, bytes]:
+    response = await AsyncClient().post(
         "/chatkit/", body, content_type="application/json", headers=bearer(user)
     )
-    content = (
-        async_to_sync(read_all)(response.streaming_content)
-        if response.streaming
-        else response.content
-    )
+    content = await read_all(response.streaming_content) if response.streaming else response.content
     return response.status_code, content
+
+
+def post(user, body: bytes) -> tuple[int, bytes]:
+    # One event loop for the request and the reading: a streamed answer is a task of it.
+    return async_to_sync(post_and_read)(user, body)
 
 
 def test_fuzzed_requests_never_fail_or_leak(alice_chat, bob, bob_chat, settings):

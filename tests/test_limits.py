@@ -1,7 +1,6 @@
 """Rate limits, concurrent-stream limits, quotas and turn order."""
 
 import asyncio
-import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -12,7 +11,6 @@ from tests.instances import run_second_instance
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-REDIS = "redis://127.0.0.1:6379/0"
 # Half a minute into a rate window, and 5 h 59 min 30 s before midnight UTC.
 FROZEN = datetime(2025, 5, 6, 18, 0, 30, tzinfo=UTC)
 
@@ -30,20 +28,6 @@ def frozen_clock(monkeypatch) -> datetime:
     """Hold the limits' clock at FROZEN, so no rate window or day ends mid-test."""
     monkeypatch.setattr("chat.limits.clock", FROZEN.timestamp)
     return FROZEN
-
-
-@pytest.fixture
-def shared_redis_cache(settings):
-    """This process and a second instance share one Redis, under a prefix of our own."""
-    prefix = f"test-{uuid.uuid4().hex}"
-    settings.CACHES = {
-        "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
-            "LOCATION": REDIS,
-            "KEY_PREFIX": prefix,
-        }
-    }
-    return {"REDIS_URL": REDIS, "CACHE_KEY_PREFIX": prefix}
 
 
 async def test_too_many_messages_get_429_with_retry_after(
@@ -103,7 +87,7 @@ async def test_daily_token_quota(alice_chat, alice, settings, frozen_clock):
 
 
 async def test_rate_limit_is_shared_between_two_instances(
-    alice, alice_chat, settings, shared_redis_cache, frozen_clock
+    alice, alice_chat, settings, shared_redis, frozen_clock
 ):
     settings.CHAT_RATE_LIMIT = "3/min"
     for _ in range(2):
@@ -114,23 +98,24 @@ async def test_rate_limit_is_shared_between_two_instances(
         [{"body": create_body(), "headers": bearer(alice)}] * 2,
         clock=frozen_clock.timestamp(),
         CHAT_RATE_LIMIT="3/min",
-        **shared_redis_cache,
+        **shared_redis,
     )
 
     assert statuses == [[200, None], [429, "30"]]
 
 
 async def test_stream_limit_is_shared_between_two_instances(
-    alice, alice_chat, settings, shared_redis_cache
+    alice, alice_chat, settings, shared_redis
 ):
     settings.CHAT_MAX_CONCURRENT_STREAMS = 1
+    settings.CHAT_DEMO_WORD_DELAY = 0.05  # still answering when the other instance asks
     open_stream = await alice_chat.post(create_body("still streaming"))
 
     statuses = await asyncio.to_thread(
         run_second_instance,
         [{"body": create_body(), "headers": bearer(alice)}],
         CHAT_MAX_CONCURRENT_STREAMS="1",
-        **shared_redis_cache,
+        **shared_redis,
     )
     await read(open_stream)
 

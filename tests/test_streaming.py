@@ -13,6 +13,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 async def test_disconnect_mid_answer_keeps_the_partial_answer(alice, settings):
+    """With CHAT_CONTINUE_AFTER_DISCONNECT off, leaving stops the answer (tests/test_turns.py
+    has the default, where it goes on)."""
+    settings.CHAT_CONTINUE_AFTER_DISCONNECT = False
     settings.CHAT_DEMO_WORD_DELAY = 0.05
     body = {"type": "threads.create", "params": {"input": user_input("tell me a long story")}}
 
@@ -35,6 +38,7 @@ async def test_disconnect_mid_answer_keeps_the_partial_answer(alice, settings):
 
 
 async def test_the_next_turn_after_a_cancel_does_not_continue_it(alice, alice_chat, settings):
+    settings.CHAT_CONTINUE_AFTER_DISCONNECT = False
     settings.CHAT_DEMO_WORD_DELAY = 0.05
     body = {"type": "threads.create", "params": {"input": user_input("first")}}
     events = parse_sse(b"".join(await post_over_asgi(alice, body, disconnect_after_chunks=6)))

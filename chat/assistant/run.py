@@ -150,7 +150,7 @@ class AgentRun:
                     provider_error_message(error), allow_retry=True
                 ) from error
             finally:
-                # A client that hung up must not keep the model (and its bill) running.
+                # A stopped turn must not keep the model (and its bill) running.
                 if not result.is_complete:
                     result.cancel()
-        self.usage = result.context_wrapper.usage
+                self.usage = result.context_wrapper.usage

@@ -19,6 +19,7 @@ from chatkit.types import (
 from chat.assistant.converter import SiteItemConverter
 from chat.assistant.run import AgentRun
 from chat.attachments.store import DjangoAttachmentStore
+from chat.chatkit.checkpoints import checkpointed
 from chat.chatkit.store import DjangoStore
 from chat.conf import app_settings
 from chat.context import RequestContext
@@ -56,14 +57,20 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
             await self.history(thread, context),
             lambda: self.store.generate_item_id("message", thread, context),
         )
-        async for event in run.events():
-            yield event
-        context.usage.thread_id = thread.id
-        context.usage.input_tokens = run.usage.input_tokens
-        context.usage.output_tokens = run.usage.output_tokens
-        await self.store.record_usage(
-            thread.id, run.usage.input_tokens, run.usage.output_tokens, context
+        events = checkpointed(
+            run.events(), thread.id, self.store, context, app_settings.CHECKPOINT_SECONDS
         )
+        try:
+            async for event in events:
+                yield event
+        finally:
+            # Stopped answers used tokens too.
+            context.usage.thread_id = thread.id
+            context.usage.input_tokens = run.usage.input_tokens
+            context.usage.output_tokens = run.usage.output_tokens
+            await self.store.record_usage(
+                thread.id, run.usage.input_tokens, run.usage.output_tokens, context
+            )
 
     async def history(self, thread: ThreadMetadata, context: RequestContext) -> list:
         """The thread's most recent items (the new message included), oldest first."""

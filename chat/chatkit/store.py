@@ -146,6 +146,8 @@ class DjangoStore(Store[RequestContext]):
 
     # The SDK's default ids carry 32 random bits; widen them so they stay unique at scale.
     def generate_thread_id(self, context: RequestContext) -> str:
+        if context is not None and context.new_thread_id:
+            return context.new_thread_id
         return f"{default_generate_id('thread')}{uuid.uuid4().hex[:16]}"
 
     def generate_item_id(
@@ -256,17 +258,39 @@ class DjangoStore(Store[RequestContext]):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
+        """Insert the item; only a checkpoint of it (see checkpoints.py) may already exist,
+        and is replaced."""
         await self.touch_thread(thread_id, context)
-        await models.ThreadItem.objects.acreate(
-            thread_id=thread_id, item_id=item.id, **item_fields(item)
-        )
+        fields = item_fields(item)
+        try:
+            await models.ThreadItem.objects.acreate(thread_id=thread_id, item_id=item.id, **fields)
+        except IntegrityError:
+            replaced = await models.ThreadItem.objects.filter(
+                thread_id=thread_id, item_id=item.id, partial=True
+            ).aupdate(partial=False, **fields)
+            if not replaced:
+                raise
+
+    async def save_checkpoint(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        """Save an unfinished item as it is so far, marked partial (not part of the Store
+        contract; the thread is the request's own, proven before the turn started)."""
+        fields = item_fields(item)
+        updated = await self.items(thread_id, context).filter(
+            item_id=item.id, partial=True
+        ).aupdate(**fields)
+        if not updated:
+            await models.ThreadItem.objects.acreate(
+                thread_id=thread_id, item_id=item.id, partial=True, **fields
+            )
 
     async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
         await self.touch_thread(thread_id, context)
         fields = item_fields(item)
         updated = await models.ThreadItem.objects.filter(
             thread_id=thread_id, item_id=item.id
-        ).aupdate(**fields)
+        ).aupdate(partial=False, **fields)
         if not updated:
             await models.ThreadItem.objects.acreate(thread_id=thread_id, item_id=item.id, **fields)
 

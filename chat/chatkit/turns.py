@@ -1,46 +1,48 @@
-"""The endpoint's turn lifecycle: from a parsed, authenticated request to its answer.
+"""The endpoint's turn lifecycle: start a turn, follow it, stop it, resume it.
 
-A request is authorised before anything streams (the SDK would only find a missing
-thread after the 200), then takes what an answer needs while it streams (a stream slot,
-the thread's turn, and for new messages the rate limit and token quota), then runs
-through the ChatKit server. The limits are released when the answer ends, however it
-ends, or at once for a JSON answer.
+A streaming request is authorised before anything streams (the SDK would only find a
+missing thread after the 200), counted against the user's limits, and handed to a
+`TurnRunner` holding a user stream slot and the thread's turn. The response is the turn's
+first subscriber: it returns once the user's message is stored, so a client that hangs
+up right away loses nothing, and the answer goes on without it. Other clients resume the
+turn (`follow_turn`) on any worker; only `stop_turn` stops it.
 """
 
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import AsyncExitStack
+import asyncio
+import dataclasses
+import time
+import uuid
+from collections.abc import AsyncIterator
 
-from chatkit.server import NonStreamingResult, StreamingResult
+from channels.layers import get_channel_layer
+from chatkit.server import NonStreamingResult
 from chatkit.types import ChatKitReq, is_streaming_req
 
+from chat.chatkit import broadcast
+from chat.chatkit.leases import leases
+from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import authorize_request
+from chat.chatkit.runner import RUNNERS, TurnRunner
 from chat.chatkit.server import SiteChatKitServer
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
-from chat.limits import check_message_rate, check_token_quota, stream_slot, thread_turn
+from chat.errors import LimitExceeded, Unavailable
+from chat.limits import check_message_rate, check_token_quota
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
 MESSAGE_TYPES = {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
+# How long a stop request waits for the turn to wind down (its partial answer stored).
+STOP_WAIT_SECONDS = 5.0
 
 
-async def enter_limits(
-    guards: AsyncExitStack, request: ChatKitReq, context: RequestContext
-) -> None:
-    """Hold what an answer needs while it streams: a stream slot, and the thread's turn.
+class Admission:
+    """Whether this process takes new turns: not once it has been told to shut down."""
 
-    New messages also count against the rate limit and the daily token quota.
-    """
-    if not is_streaming_req(request):
-        return
-    user_id = context.user_id
-    if request.type in MESSAGE_TYPES:
-        await check_token_quota(user_id)
-        await check_message_rate(user_id)
-    await guards.enter_async_context(stream_slot(user_id))
-    thread_id = getattr(request.params, "thread_id", None)
-    if thread_id:
-        await guards.enter_async_context(thread_turn(thread_id))
+    open = True
+
+
+admission = Admission()
 
 
 async def run_request(
@@ -48,27 +50,123 @@ async def run_request(
     request: ChatKitReq,
     body: bytes,
     context: RequestContext,
-    on_close: Callable[[str], Awaitable[None]],
+    log: RequestLog,
 ) -> NonStreamingResult | AsyncIterator[bytes]:
-    """The JSON answer, or the server-sent events of the streamed one.
+    """The JSON answer, or the server-sent events of the turn the request starts.
 
-    `on_close` runs once a stream has ended, with how it ended ("complete", "error",
-    "cancelled"); raises `ChatError` or `NotFoundError` for a request refused up front.
+    Raises `ChatError` or `NotFoundError` for a request refused up front. A streamed turn
+    writes the request's log line when it ends.
     """
     await authorize_request(request, server.store, context)
-    guards = AsyncExitStack()
-    try:
-        await enter_limits(guards, request, context)
-        result = await server.process(body, context)
-    except BaseException:
-        await guards.aclose()
-        raise
-    if not isinstance(result, StreamingResult):
-        await guards.aclose()
-        return result
+    if not is_streaming_req(request):
+        return await server.process(body, context)
+    runner = await start_turn(server, request, body, context, log)
+    await runner.started.wait()
 
     async def closed(outcome: str) -> None:
-        await guards.aclose()
-        await on_close(outcome)
+        if outcome == "cancelled" and not app_settings.CONTINUE_AFTER_DISCONNECT:
+            runner.stop()
+            if runner.task is not None:  # the partial answer is stored when this returns
+                await asyncio.wait({runner.task}, timeout=STOP_WAIT_SECONDS)
 
-    return sse_stream(result, app_settings.KEEPALIVE_SECONDS, closed)
+    return sse_stream(runner.follow(), app_settings.KEEPALIVE_SECONDS, closed)
+
+
+async def start_turn(
+    server: SiteChatKitServer,
+    request: ChatKitReq,
+    body: bytes,
+    context: RequestContext,
+    log: RequestLog,
+) -> TurnRunner:
+    """Take the user's stream slot and the thread's turn, then start the runner."""
+    if not admission.open:
+        raise Unavailable("The server is restarting. Please retry in a moment.", retry_after=2)
+    if request.type in MESSAGE_TYPES:
+        await check_token_quota(context.user_id)
+        await check_message_rate(context.user_id)
+    thread_id = getattr(request.params, "thread_id", None)
+    thread_exists = thread_id is not None
+    if not thread_exists:
+        # Chosen up front so the turn can hold its lease before the SDK saves the thread.
+        thread_id = server.store.generate_thread_id(context)
+        context = dataclasses.replace(context, new_thread_id=thread_id)
+    log.thread_id = thread_id
+    turn_id = f"turn_{uuid.uuid4().hex}"
+    await take_leases(thread_id, context.user_id, turn_id)
+    runner = TurnRunner(
+        server,
+        body,
+        context,
+        thread_id=thread_id,
+        turn_id=turn_id,
+        kind=request.type,
+        log=log,
+        thread_exists=thread_exists,
+    )
+    runner.start()
+    return runner
+
+
+async def take_leases(thread_id: str, user_id: object, turn_id: str) -> None:
+    """A stream slot at once (429 when all are taken), then the thread's turn, waiting up
+    to CHAT_TURN_WAIT_SECONDS for the answer before it: messages to one thread are
+    answered one after the other."""
+    ttl = app_settings.TURN_LEASE_SECONDS
+    limit = app_settings.MAX_CONCURRENT_STREAMS
+    store = leases()
+    if not await store.take_slot(user_id, turn_id, limit, ttl):
+        raise LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
+    deadline = time.monotonic() + app_settings.TURN_WAIT_SECONDS
+    while not await store.lock_thread(thread_id, turn_id, ttl):
+        if time.monotonic() > deadline:
+            await store.release(thread_id, user_id, turn_id)
+            raise LimitExceeded("Another answer in this conversation is still running.", 5)
+        await asyncio.sleep(0.05)
+
+
+async def follow_turn(thread_id: str) -> AsyncIterator[bytes] | None:
+    """The running turn's events so far, then the live ones; None when no turn runs."""
+    runner = RUNNERS.get(thread_id)
+    if runner is not None:
+        return runner.follow()
+    if broadcast.spans_workers() and await leases().thread_holder(thread_id):
+        return broadcast.follow_remote(thread_id)
+    return None
+
+
+async def stop_turn(thread_id: str) -> bool:
+    """Stop the thread's running turn on whichever worker runs it, and wait (a few seconds
+    at most) until its partial answer is stored; False when no turn was running."""
+    runner = RUNNERS.get(thread_id)
+    if runner is not None:
+        runner.stop()
+        if runner.task is not None:
+            await asyncio.wait({runner.task}, timeout=STOP_WAIT_SECONDS)
+        return True
+    if not (broadcast.spans_workers() and await leases().thread_holder(thread_id)):
+        return False
+    await get_channel_layer().group_send(
+        broadcast.control_group(thread_id), {"type": "turn.stop"}
+    )
+    deadline = time.monotonic() + STOP_WAIT_SECONDS
+    while time.monotonic() < deadline:
+        if not await leases().thread_holder(thread_id):
+            break
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def shut_down(grace: float) -> None:
+    """Take no new turns, let running ones finish for `grace` seconds, then stop the rest
+    (their partial answers are stored, their turns marked interrupted, leases released)."""
+    admission.open = False
+    running = [runner.task for runner in RUNNERS.values() if runner.task is not None]
+    if running:
+        await asyncio.wait(running, timeout=grace)
+    for runner in list(RUNNERS.values()):
+        if runner.task is not None and not runner.task.done():
+            runner.task.cancel()
+    left = [runner.task for runner in RUNNERS.values() if runner.task is not None]
+    if left:
+        await asyncio.wait(left, timeout=STOP_WAIT_SECONDS)

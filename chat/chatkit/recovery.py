@@ -1,0 +1,97 @@
+"""Closing turns whose worker died: their lease ran out while they were still running.
+
+The partial answer is already in the thread (checkpoints); what is left is to say so: the
+turn is marked interrupted, the model is told not to continue it (the same hidden note the
+SDK leaves when a user stops an answer), and the user's tabs hear that it finished. The
+thread's turn lease expired with the worker, so the thread takes new messages again.
+"""
+
+import asyncio
+import contextvars
+import logging
+import uuid
+from datetime import datetime
+
+from chatkit.store import default_generate_id
+from chatkit.types import SDKHiddenContextItem
+from django.utils import timezone
+
+from chat import models
+from chat.chatkit import broadcast
+from chat.chatkit.store import item_fields
+from chat.conf import app_settings
+
+logger = logging.getLogger(__name__)
+
+INTERRUPTED_NOTE = (
+    "The previous answer was interrupted before it finished. Do not continue it; answer the "
+    "user's next message."
+)
+
+
+async def close_lost_turns(now: datetime | None = None) -> int:
+    """Mark every running turn whose lease expired as interrupted; returns how many."""
+    now = now or timezone.now()
+    lost = [
+        turn
+        async for turn in models.Turn.objects.filter(
+            state=models.Turn.State.RUNNING, lease_expires_at__lt=now
+        ).select_related("thread")
+    ]
+    closed = 0
+    for turn in lost:
+        claimed = await models.Turn.objects.filter(
+            pk=turn.pk, state=models.Turn.State.RUNNING
+        ).aupdate(state=models.Turn.State.INTERRUPTED, finished_at=now)
+        if not claimed:  # another worker closed it first
+            continue
+        closed += 1
+        note = SDKHiddenContextItem(
+            id=f"{default_generate_id('sdk_hidden_context')}{uuid.uuid4().hex[:16]}",
+            thread_id=turn.thread_id,
+            created_at=now,
+            content=INTERRUPTED_NOTE,
+        )
+        await models.ThreadItem.objects.acreate(
+            thread_id=turn.thread_id, item_id=note.id, **item_fields(note)
+        )
+        logger.warning(
+            "Turn %s in thread %s was interrupted (worker %s lost)",
+            turn.pk,
+            turn.thread_id,
+            turn.worker,
+        )
+        await broadcast.notify_user(
+            turn.thread.owner_id,
+            {
+                "type": "turn.finished",
+                "thread_id": turn.thread_id,
+                "turn_id": turn.pk,
+                "state": str(models.Turn.State.INTERRUPTED),
+            },
+        )
+    return closed
+
+
+class Sweeper:
+    """Closes lost turns when the process starts serving, then every two lease periods."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task | None = None
+
+    def ensure_running(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(
+                self.sweep_forever(), context=contextvars.Context()
+            )
+
+    async def sweep_forever(self) -> None:
+        while True:
+            try:
+                await close_lost_turns()
+            except Exception:
+                logger.warning("Could not close lost turns; retrying", exc_info=True)
+            await asyncio.sleep(2 * app_settings.TURN_LEASE_SECONDS)
+
+
+sweeper = Sweeper()

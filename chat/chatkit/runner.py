@@ -1,0 +1,290 @@
+"""The turn runner: one answer as a job of its own, not a property of an HTTP request.
+
+A `TurnRunner` drives the ChatKit server's stream for one streaming request to its end in
+its own task, whether or not anyone is listening. It keeps the turn's events (the SSE
+chunks, numbered) so subscribers can join late and replay them; with Redis it publishes
+them to other workers (chat/chatkit/broadcast.py). It holds the thread's turn lease and a
+user stream slot, renewed by the process's heartbeat, and records the turn in the
+database (`chat.models.Turn`), so a dead worker's turn is closed as interrupted by
+whoever sweeps next (chat/chatkit/recovery.py).
+
+Only an explicit stop (`stop_turn`), or shutdown past its grace period, cancels a runner:
+the SDK's cancellation path then stores the partial answer.
+"""
+
+import asyncio
+import contextlib
+import contextvars
+import functools
+import logging
+import os
+import socket
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from asgiref.sync import sync_to_async
+from channels.layers import get_channel_layer
+from chatkit.server import StreamingResult
+from chatkit.types import ErrorEvent
+from django.db import close_old_connections
+from django.utils import timezone
+
+from chat import models
+from chat.chatkit import broadcast
+from chat.chatkit.leases import leases
+from chat.chatkit.requestlog import RequestLog
+from chat.chatkit.server import SiteChatKitServer
+from chat.conf import app_settings
+from chat.context import RequestContext
+
+logger = logging.getLogger(__name__)
+
+WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# How often buffered events go out to other workers: one Redis round trip per batch.
+PUBLISH_EVERY = 0.05
+
+# The runners of this process, by thread id: one turn per thread at a time.
+RUNNERS: dict[str, "TurnRunner"] = {}
+
+
+def error_chunk(message: str) -> bytes:
+    event = ErrorEvent(code="custom", message=message, allow_retry=True)
+    return b"data: " + event.model_dump_json().encode() + b"\n\n"
+
+
+class TurnRunner:
+    def __init__(
+        self,
+        server: SiteChatKitServer,
+        body: bytes,
+        context: RequestContext,
+        *,
+        thread_id: str,
+        turn_id: str,
+        kind: str,
+        log: RequestLog,
+        thread_exists: bool,
+    ) -> None:
+        self.server = server
+        self.body = body
+        self.context = context
+        self.thread_id = thread_id
+        self.turn_id = turn_id
+        self.kind = kind
+        self.log = log
+        self.thread_exists = thread_exists
+        self.chunks: list[bytes] = []
+        self.changed = asyncio.Condition()
+        self.finished = False
+        self.outcome = "running"
+        self.stop_requested = False
+        # Set once the user's message is stored (or the turn ended without one).
+        self.started = asyncio.Event()
+        self.task: asyncio.Task | None = None
+        self.unpublished: list[list] = []
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Run in a task of its own, outside the request's context: its database work goes
+        through the process's shared sync thread, not the request's, and nothing of the
+        request (its thread, its connection) lives on with the turn."""
+        RUNNERS[self.thread_id] = self
+        self.task = asyncio.get_running_loop().create_task(
+            self.run(), context=contextvars.Context()
+        )
+        heartbeat.wake()
+
+    async def run(self) -> None:
+        publisher = None
+        listener = None
+        try:
+            if broadcast.spans_workers():
+                await broadcast.turn_log().begin(self.thread_id)
+                publisher = asyncio.create_task(self.publish_forever())
+                listener = asyncio.create_task(self.listen_for_stop())
+            if self.thread_exists:
+                await self.record_start()
+            result = await self.server.process(self.body, self.context)
+            assert isinstance(result, StreamingResult)
+            async for chunk in result:
+                if not self.thread_exists:  # threads.create: the SDK just saved the thread
+                    self.thread_exists = True
+                    await self.record_start()
+                await self.emit(chunk)
+                if b'"type":"stream_options"' in chunk:
+                    self.started.set()
+            self.outcome = "complete"
+        except asyncio.CancelledError:
+            self.outcome = "stopped" if self.stop_requested else "interrupted"
+            if (task := asyncio.current_task()) is not None:
+                task.uncancel()
+        except Exception:
+            self.outcome = "failed"
+            logger.exception("Turn %s in thread %s failed", self.turn_id, self.thread_id)
+            await self.emit(error_chunk("Something went wrong while answering. Please retry."))
+        finally:
+            await self.finish(publisher, listener)
+
+    async def finish(self, publisher: asyncio.Task | None, listener: asyncio.Task | None) -> None:
+        """Release and record the turn, then end its subscribers' streams: a client that
+        reads to the end can send its next message at once."""
+        if listener is not None:
+            listener.cancel()
+        if publisher is not None:
+            publisher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await publisher
+        RUNNERS.pop(self.thread_id, None)
+        try:
+            await leases().release(self.thread_id, self.context.user_id, self.turn_id)
+            if self.thread_exists:
+                await self.record_end()
+        except Exception:
+            logger.exception("Could not record the end of turn %s", self.turn_id)
+        finally:
+            await sync_to_async(close_old_connections)()
+        self.started.set()
+        async with self.changed:
+            self.finished = True
+            self.changed.notify_all()
+        if publisher is not None:
+            self.unpublished.append([self.turn_id, len(self.chunks), None])
+            with contextlib.suppress(Exception):
+                await self.flush()
+        self.log.emit(f"200/{self.outcome}")
+
+    # --- events ----------------------------------------------------------------------------
+
+    async def emit(self, chunk: bytes) -> None:
+        async with self.changed:
+            self.chunks.append(chunk)
+            self.changed.notify_all()
+        if broadcast.spans_workers():
+            self.unpublished.append([self.turn_id, len(self.chunks) - 1, chunk.decode()])
+
+    async def follow(self) -> AsyncIterator[bytes]:
+        """Every chunk of the turn from the first, then the live ones until it ends."""
+        index = 0
+        while True:
+            async with self.changed:
+                await self.changed.wait_for(functools.partial(self.has_news, index))
+                batch = self.chunks[index:]
+            for chunk in batch:
+                yield chunk
+            index += len(batch)
+            if self.finished and index >= len(self.chunks):
+                return
+
+    def has_news(self, index: int) -> bool:
+        return index < len(self.chunks) or self.finished
+
+    async def flush(self) -> None:
+        if self.unpublished:
+            batch, self.unpublished = self.unpublished, []
+            await broadcast.publish(self.thread_id, batch)
+
+    async def publish_forever(self) -> None:
+        while True:
+            await asyncio.sleep(PUBLISH_EVERY)
+            try:
+                await self.flush()
+            except Exception:  # Redis hiccup: the local subscribers still have every event
+                logger.warning("Could not publish turn %s", self.turn_id, exc_info=True)
+
+    # --- stop --------------------------------------------------------------------------------
+
+    def stop(self) -> None:
+        """Cancel the turn; the SDK keeps the partial answer and the model run is cancelled."""
+        self.stop_requested = True
+        if self.task is not None and not self.task.done():
+            self.task.cancel()
+
+    async def listen_for_stop(self) -> None:
+        """Stop requests that reach another worker come to this one through the layer."""
+        layer = get_channel_layer()
+        channel = await layer.new_channel()
+        group = broadcast.control_group(self.thread_id)
+        await layer.group_add(group, channel)
+        try:
+            while True:
+                message = await layer.receive(channel)
+                if message.get("type") == "turn.stop":
+                    self.stop()
+                    return
+        finally:
+            await layer.group_discard(group, channel)
+
+    # --- the database record -----------------------------------------------------------------
+
+    async def record_start(self) -> None:
+        now = timezone.now()
+        await models.Turn.objects.acreate(
+            id=self.turn_id,
+            thread_id=self.thread_id,
+            kind=self.kind,
+            worker=WORKER,
+            started_at=now,
+            lease_expires_at=now + timedelta(seconds=app_settings.TURN_LEASE_SECONDS),
+        )
+        await broadcast.notify_user(
+            self.context.user_id,
+            {"type": "turn.started", "thread_id": self.thread_id, "turn_id": self.turn_id},
+        )
+
+    async def record_end(self) -> None:
+        state = {
+            "complete": models.Turn.State.COMPLETE,
+            "stopped": models.Turn.State.STOPPED,
+            "interrupted": models.Turn.State.INTERRUPTED,
+        }.get(self.outcome, models.Turn.State.FAILED)
+        usage = self.context.usage
+        await models.Turn.objects.filter(pk=self.turn_id).aupdate(
+            state=state,
+            finished_at=timezone.now(),
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+        )
+        await broadcast.notify_user(
+            self.context.user_id,
+            {
+                "type": "turn.finished",
+                "thread_id": self.thread_id,
+                "turn_id": self.turn_id,
+                "state": str(state),
+            },
+        )
+
+
+class Heartbeat:
+    """One task per process keeps every local runner's leases alive: the Redis (or local)
+    leases in one round, the database leases in one UPDATE."""
+
+    def __init__(self) -> None:
+        self.task: asyncio.Task | None = None
+
+    def wake(self) -> None:
+        if self.task is None or self.task.done():
+            self.task = asyncio.get_running_loop().create_task(
+                self.beat(), context=contextvars.Context()
+            )
+
+    async def beat(self) -> None:
+        ttl = app_settings.TURN_LEASE_SECONDS
+        while RUNNERS:
+            await asyncio.sleep(ttl / 3)
+            runners = list(RUNNERS.values())
+            try:
+                for runner in runners:
+                    await leases().renew(
+                        runner.thread_id, runner.context.user_id, runner.turn_id, ttl
+                    )
+                await models.Turn.objects.filter(
+                    pk__in=[runner.turn_id for runner in runners],
+                    state=models.Turn.State.RUNNING,
+                ).aupdate(lease_expires_at=timezone.now() + timedelta(seconds=ttl))
+            except Exception:
+                logger.warning("Heartbeat failed; retrying", exc_info=True)
+
+
+heartbeat = Heartbeat()
