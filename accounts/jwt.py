@@ -46,7 +46,12 @@ async def authenticate_bearer(request: HttpRequest) -> AbstractBaseUser:
 
     Raises AuthenticationFailed with a short, client-safe message otherwise.
     """
-    raw = _raw_token(request)
+    return await authenticate_token(_raw_token(request))
+
+
+async def authenticate_token(raw: str) -> AbstractBaseUser:
+    """The active user named by an access token given directly (the websocket sends it in
+    its first message); AuthenticationFailed otherwise."""
     token = _validated_access_token(raw)
     user = await _load_user(token)
     _check_not_revoked(token, user)

@@ -1,8 +1,10 @@
 """ASGI entry point: Channels' router in front of Django.
 
-HTTP (pages, the streaming ChatKit endpoint) goes to Django's own ASGI handler, which
-cancels a streaming response when the client disconnects; that is what lets ChatKit save a
-partial answer. WebSocket routes can be added to the router later without touching views.
+HTTP (pages, the streaming ChatKit endpoint) goes to Django's own ASGI handler; the
+websocket `/ws/chat/` to the chat consumer, for the site's own pages (session cookie) and
+the origins in CHAT_ALLOWED_ORIGINS (token in the first message). Both run inside
+`chat.chatkit.lifecycle.TurnLifecycle`, which starts the sweeper of lost turns and the
+graceful shutdown on SIGTERM when the worker serves its first request.
 """
 
 import os
@@ -13,6 +15,29 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "chatsite.settings")
 
 django_asgi_app = get_asgi_application()
 
-from channels.routing import ProtocolTypeRouter  # noqa: E402  (needs Django set up first)
+# Imported once Django is set up.
+from channels.auth import AuthMiddlewareStack  # noqa: E402
+from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
+from channels.security.websocket import OriginValidator  # noqa: E402
+from django.conf import settings  # noqa: E402
+from django.urls import path  # noqa: E402
 
-application = ProtocolTypeRouter({"http": django_asgi_app})
+from chat.chatkit.consumers import ChatConsumer  # noqa: E402
+from chat.chatkit.lifecycle import TurnLifecycle  # noqa: E402
+
+
+def allowed_origins() -> list[str]:
+    """The site's own hosts (as Django's ALLOWED_HOSTS, with localhost when DEBUG is on,
+    like Channels' AllowedHostsOriginValidator) plus the CORS origins."""
+    hosts = list(settings.ALLOWED_HOSTS)
+    if settings.DEBUG and not hosts:
+        hosts = ["localhost", "127.0.0.1", "[::1]"]
+    return [*hosts, *settings.CORS_ALLOWED_ORIGINS]
+
+
+websocket = OriginValidator(
+    AuthMiddlewareStack(URLRouter([path("ws/chat/", ChatConsumer.as_asgi())])),
+    allowed_origins(),
+)
+
+application = TurnLifecycle(ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket}))

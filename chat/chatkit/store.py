@@ -3,7 +3,8 @@
 Every query is filtered by `context.user`: a thread, item or attachment id that belongs to
 someone else behaves exactly like one that does not exist (`NotFoundError`). Pages are
 ordered by `created_at` with a unique tie-break (the thread id, or the item's insertion
-order), and `after` is the id of the last row of the previous page.
+order), and `after` is the id of the last row of the previous page. Creating, renaming
+and deleting a thread is announced to the user's open tabs (chat/chatkit/broadcast.py).
 """
 
 import uuid
@@ -32,6 +33,7 @@ from pydantic import TypeAdapter
 from chat import models
 from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
+from chat.chatkit.broadcast import notify_user
 from chat.context import RequestContext
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -197,19 +199,22 @@ class DjangoStore(Store[RequestContext]):
             "allowed_image_domains": thread.allowed_image_domains,
         }
         updated = await self.threads(context).filter(pk=thread.id).aupdate(**fields)
-        if updated:
-            return
-        try:
-            await models.Thread.objects.acreate(
-                id=thread.id,
-                owner_id=context.user_id,
-                created_at=aware(thread.created_at),
-                updated_at=timezone.now(),
-                **fields,
-            )
-        except IntegrityError as exc:
-            # The id exists but is not this user's: never touch another user's thread.
-            raise NotFoundError(f"Thread {thread.id} not found") from exc
+        if not updated:
+            try:
+                await models.Thread.objects.acreate(
+                    id=thread.id,
+                    owner_id=context.user_id,
+                    created_at=aware(thread.created_at),
+                    updated_at=timezone.now(),
+                    **fields,
+                )
+            except IntegrityError as exc:
+                # The id exists but is not this user's: never touch another user's thread.
+                raise NotFoundError(f"Thread {thread.id} not found") from exc
+        notice = "thread.updated" if updated else "thread.created"
+        await notify_user(
+            context.user_id, {"type": notice, "thread_id": thread.id, "title": fields["title"]}
+        )
 
     async def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
@@ -230,6 +235,7 @@ class DjangoStore(Store[RequestContext]):
         )
         if not deleted:
             raise NotFoundError(f"Thread {thread_id} not found")
+        await notify_user(context.user_id, {"type": "thread.deleted", "thread_id": thread_id})
         # Files go after their rows, so a failure never leaves a row without its file.
         await sync_to_async(remove_files)(files)
 
