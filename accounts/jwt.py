@@ -16,6 +16,8 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from chatsite import db
+
 SCHEME = "Bearer"
 
 MISSING_HEADER = "Authorization header missing"
@@ -118,8 +120,9 @@ async def _load_user(token: AccessToken) -> AbstractBaseUser:
     except KeyError as exc:
         raise AuthenticationFailed(NO_USER_CLAIM) from exc
     user_model = get_user_model()
+    lookup = {api_settings.USER_ID_FIELD: user_id}
     try:
-        user = await user_model.objects.aget(**{api_settings.USER_ID_FIELD: user_id})
+        user = await db.run(user_model.objects.get, **lookup)
     except (user_model.DoesNotExist, ValueError, ValidationError) as exc:
         raise AuthenticationFailed(USER_UNUSABLE) from exc
     if not api_settings.USER_AUTHENTICATION_RULE(user):

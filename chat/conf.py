@@ -363,6 +363,9 @@ SETTINGS: dict[str, Setting] = {
     "DAILY_TOKEN_QUOTA": Setting(0, whole_number(0), INTEGER, empty=0),
     # How long a message waits for the previous answer in its thread before a 429.
     "TURN_WAIT_SECONDS": Setting(30.0, seconds(zero=True), NUMBER),
+    # Threads (and so database connections) one worker's async code uses at most
+    # (chatsite/db.py); SQLite always gets one.
+    "DB_POOL_SIZE": Setting(10, whole_number(1), INTEGER),
     # --- Turns (chat/chatkit/runner.py) ---
     # Whether an answer keeps going when its client hangs up (off: leaving stops it).
     "CONTINUE_AFTER_DISCONNECT": Setting(True, flag, FLAG),
@@ -493,6 +496,7 @@ class AppSettings:
         MAX_CONCURRENT_STREAMS: int
         DAILY_TOKEN_QUOTA: int
         TURN_WAIT_SECONDS: float
+        DB_POOL_SIZE: int
         CONTINUE_AFTER_DISCONNECT: bool
         TURN_LEASE_SECONDS: float
         CHECKPOINT_SECONDS: float

@@ -19,6 +19,7 @@ from django.utils import timezone
 from chat.conf import app_settings
 from chat.errors import LimitExceeded
 from chat.models import TokenUsage
+from chatsite import db
 
 UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
          "hour": 3600, "d": 86400, "day": 86400}
@@ -60,13 +61,24 @@ async def check_message_rate(user_id: Any) -> None:
     now = clock()
     window = int(now // rate.seconds)
     key = f"chat:rate:{user_id}:{rate.seconds}:{window}"
-    await cache.aadd(key, 0, timeout=rate.seconds + 1)
-    used = await cache.aincr(key)
+    used = await db.run(count_one, key, rate.seconds + 1)
     if used > rate.count:
         retry_after = math.ceil((window + 1) * rate.seconds - now)
         raise LimitExceeded(
             f"Too many messages: at most {rate.count} per {rate.seconds} seconds.", retry_after
         )
+
+
+def count_one(key: str, timeout: int) -> int:
+    cache.add(key, 0, timeout=timeout)
+    return cache.incr(key)
+
+
+def tokens_used_since(user_id: Any, since: datetime) -> int:
+    used = TokenUsage.objects.filter(user_id=user_id, created_at__gte=since).aggregate(
+        total=Sum("input_tokens") + Sum("output_tokens")
+    )
+    return used["total"] or 0
 
 
 async def check_token_quota(user_id: Any) -> None:
@@ -76,10 +88,7 @@ async def check_token_quota(user_id: Any) -> None:
         return
     now = timezone.localtime(datetime.fromtimestamp(clock(), UTC))
     today = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    used = await TokenUsage.objects.filter(user_id=user_id, created_at__gte=today).aaggregate(
-        total=Sum("input_tokens") + Sum("output_tokens")
-    )
-    if (used["total"] or 0) >= quota:
+    if await db.run(tokens_used_since, user_id, today) >= quota:
         tomorrow = today + timedelta(days=1)
         raise LimitExceeded(
             "You have used today's token allowance. Please come back tomorrow.",

@@ -6,7 +6,7 @@ Views parse, authenticate, call and answer; the work happens in `chat.chatkit` a
 
 import functools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from asgiref.sync import sync_to_async
 from chatkit.server import NonStreamingResult
@@ -149,7 +149,10 @@ async def answer_chatkit_request(request: HttpRequest, log: RequestLog) -> HttpR
     return sse_response(answer)
 
 
-def sse_response(events) -> StreamingHttpResponse:
+def sse_response(events: AsyncIterator[bytes]) -> StreamingHttpResponse:
+    """A stream of a turn's events. It may stay open for minutes, holding neither a thread
+    nor a database connection: everything it needed from the database went through the
+    pool (chatsite/db.py), and the turn writes through the pool too."""
     return StreamingHttpResponse(events, content_type="text/event-stream", headers=SSE_HEADERS)
 
 

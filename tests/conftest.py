@@ -8,6 +8,7 @@ from django.core.cache import cache
 from django.db import connections
 from hypothesis import settings as hypothesis_settings
 
+from chatsite import db
 from tests.chatkit_client import ChatKitClient
 from tests.factories import PASSWORD, reviewers_group
 
@@ -82,6 +83,7 @@ async def close_async_orm_connections():
     closes; left open it keeps PostgreSQL from dropping the test database."""
     yield
     await sync_to_async(connections.close_all)()
+    await asyncio.to_thread(db.close_connections)
 
 
 REDIS = "redis://127.0.0.1:6379/0"

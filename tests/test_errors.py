@@ -10,7 +10,7 @@ from chat import views
 from chat.errors import ChatError, LimitExceeded, Unavailable, error_response
 from tests.chatkit_client import bearer
 
-pytestmark = pytest.mark.django_db
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def detail_of(response) -> str:

@@ -83,7 +83,7 @@ def csrf_client(user=None) -> tuple[Client, str]:
     return client, client.cookies["csrftoken"].value
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # the token is used: the pool sees committed rows
 class TestSessionExchange:
     def test_logged_in_with_csrf_gets_a_working_token(self, alice, settings):
         settings.ACCOUNTS_SESSION_TOKEN_MINUTES = 2

@@ -1,25 +1,24 @@
 """The number of queries per request does not grow with the data.
 
-These run through the synchronous test client: the async view then executes its ORM
-calls on this thread's connection, where CaptureQueriesContext can count them.
+Queries are counted on every thread (tests/queries.py): the views' and turns' database
+work runs on the pool of chatsite/db.py.
 """
 
-import contextlib
 import json
 from datetime import timedelta
 
 import pytest
 from asgiref.sync import async_to_sync, sync_to_async
-from django.db import connection, connections
-from django.db.backends.signals import connection_created
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from chat.models import Feedback, Thread, ThreadItem
 from tests.chatkit_client import ChatKitClient, bearer, parse_sse
+from tests.queries import queries_on_every_thread
 
-pytestmark = pytest.mark.django_db
+# The requests' database work runs on the pool's threads (chatsite/db.py): it must see
+# committed data.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 # One turn: auth, thread check, the turn's record, user message insert, history, answer
 # insert, title and usage updates. Measured at 18; the margin is for SDK changes, not for
@@ -77,7 +76,7 @@ def chatkit(user, type: str, **params):
 
 
 def queries_for(user, type: str, **params) -> tuple[int, object]:
-    with CaptureQueriesContext(connection) as captured:
+    with queries_on_every_thread() as captured:
         status, body = chatkit(user, type, **params)
     assert status == 200, body
     return len(captured), body
@@ -118,32 +117,6 @@ def test_items_list_queries_do_not_grow_with_items(alice):
     assert 0 < few_queries == many_queries
 
 
-@contextlib.asynccontextmanager
-async def all_queries():
-    """Every query run inside the block, on any thread: a turn runs in a task of its own,
-    whose database work goes through a thread other than the request's."""
-    captured: list[str] = []
-    recording = True
-
-    def record(execute, sql, params, many, context):
-        if recording:
-            captured.append(sql)
-        return execute(sql, params, many, context)
-
-    def instrument(sender, connection, **kwargs):
-        if record not in connection.execute_wrappers:  # a reconnection keeps its wrappers
-            connection.execute_wrappers.append(record)
-
-    await sync_to_async(connections.close_all)()  # the turns' thread reconnects, instrumented
-    connection_created.connect(instrument)
-    try:
-        yield captured
-    finally:
-        recording = False
-        connection_created.disconnect(instrument)
-
-
-@pytest.mark.django_db(transaction=True)
 async def test_one_turn_stays_within_budget_whatever_the_thread_length(alice):
     await sync_to_async(make_threads)(alice, 2)
     short, long = [thread async for thread in Thread.objects.filter(owner=alice).order_by("id")]
@@ -151,9 +124,9 @@ async def test_one_turn_stays_within_budget_whatever_the_thread_length(alice):
     await sync_to_async(make_items)(long, 200)
     chat = ChatKitClient(alice)
 
-    async with all_queries() as short_queries:
+    with queries_on_every_thread() as short_queries:
         short_events = await chat.send(short.id, "hi")
-    async with all_queries() as long_queries:
+    with queries_on_every_thread() as long_queries:
         long_events = await chat.send(long.id, "hi")
 
     assert short_events[-1]["type"] != "error" and long_events[-1]["type"] != "error"

@@ -5,6 +5,7 @@ from datetime import datetime
 from typing import Any
 
 from chat.models import ThreadItem
+from chatsite import db
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ def excerpt_around(text: str, query: str, width: int = 80) -> str:
     return ("…" if start else "") + flat[start:end] + ("…" if end < len(flat) else "")
 
 
-async def search_conversations(
+@db.pooled
+def search_conversations(
     user_id: Any, query: str, *, exclude_thread_id: str | None = None, limit: int = 5
 ) -> list[ConversationMatch]:
     """The user's own messages whose text or thread title contains `query`, newest first."""
@@ -48,5 +50,5 @@ async def search_conversations(
             excerpt=excerpt_around(row.text, query),
             created_at=row.created_at,
         )
-        async for row in rows[:limit]
+        for row in rows[:limit]
     ]

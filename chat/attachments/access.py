@@ -13,6 +13,7 @@ from django.db.models import QuerySet
 from chat import models
 from chat.attachments.signing import DOWNLOAD, UPLOAD, token_owner
 from chat.errors import AttachmentRejected
+from chatsite import db
 
 
 def upload_token_owner(attachment_id: str, token: str) -> str | None:
@@ -20,12 +21,13 @@ def upload_token_owner(attachment_id: str, token: str) -> str | None:
     return token_owner(UPLOAD, attachment_id, token) if token else None
 
 
-async def pending_upload(attachment_id: str, owner_id: Any) -> models.Attachment | None:
+@db.pooled
+def pending_upload(attachment_id: str, owner_id: Any) -> models.Attachment | None:
     """The attachment a two-phase upload targets, if it is `owner_id`'s; None (so: 404) for
     anyone else or a missing id; 409 if its bytes were already uploaded."""
     if owner_id is None:
         return None
-    row = await models.Attachment.objects.filter(pk=attachment_id, owner_id=owner_id).afirst()
+    row = models.Attachment.objects.filter(pk=attachment_id, owner_id=owner_id).first()
     if row is not None and row.upload_state != models.Attachment.UploadState.PENDING:
         raise AttachmentRejected(409, "This attachment has already been uploaded.")
     return row
@@ -35,25 +37,28 @@ def uploaded_attachments() -> QuerySet[models.Attachment]:
     return models.Attachment.objects.filter(upload_state=models.Attachment.UploadState.UPLOADED)
 
 
-async def downloadable_by_link(attachment_id: str, token: str) -> models.Attachment | None:
+@db.pooled
+def downloadable_by_link(attachment_id: str, token: str) -> models.Attachment | None:
     """The uploaded attachment a valid signed download link names, else None."""
     owner_id = token_owner(DOWNLOAD, attachment_id, token) if token else None
     if owner_id is None:
         return None
-    return await uploaded_attachments().filter(pk=attachment_id, owner_id=owner_id).afirst()
+    return uploaded_attachments().filter(pk=attachment_id, owner_id=owner_id).first()
 
 
-async def downloadable_by(attachment_id: str, user: AbstractBaseUser) -> models.Attachment | None:
+@db.pooled
+def downloadable_by(attachment_id: str, user: AbstractBaseUser) -> models.Attachment | None:
     """The uploaded attachment if `user` may read it: its owner, or staff with permission to
     view threads (the admin's transcript links); None for anyone else."""
     rows = uploaded_attachments().filter(pk=attachment_id)
-    row = await rows.filter(owner_id=user.pk).afirst()
-    if row is None and user.is_staff and await user.ahas_perm("chat.view_thread"):
-        row = await rows.afirst()
+    row = rows.filter(owner_id=user.pk).first()
+    if row is None and user.is_staff and user.has_perm("chat.view_thread"):
+        row = rows.first()
     return row
 
 
-async def sendability_problem(
+@db.pooled
+def sendability_problem(
     attachment_id: str, thread_id: str | None, user_id: Any
 ) -> str | None:
     """Why the user's attachment cannot go into a message in `thread_id`, or None.
@@ -61,9 +66,9 @@ async def sendability_problem(
     Raises NotFoundError for an id that is missing or someone else's.
     """
     row = (
-        await models.Attachment.objects.filter(pk=attachment_id, owner_id=user_id)
+        models.Attachment.objects.filter(pk=attachment_id, owner_id=user_id)
         .values("upload_state", "thread_id")
-        .afirst()
+        .first()
     )
     if row is None:
         raise NotFoundError(f"Attachment {attachment_id} not found")

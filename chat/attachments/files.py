@@ -3,11 +3,11 @@ whose rows are gone (thread deletion, purges)."""
 
 import logging
 
-from asgiref.sync import sync_to_async
 from chatkit.types import Attachment
 from django.core.files.storage import default_storage
 
 from chat import models
+from chatsite import db
 
 logger = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ async def read_stored(attachment: Attachment, limit: int) -> tuple[bytes, int] |
     """
     if not attachment.thread_id:
         return None
-    return await sync_to_async(read_stored_sync)(attachment.id, attachment.thread_id, limit)
+    return await db.run(read_stored_sync, attachment.id, attachment.thread_id, limit)
 
 
 def remove_files(names: list[str]) -> int:

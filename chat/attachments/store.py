@@ -29,6 +29,7 @@ from chat.attachments.policy import (
 )
 from chat.attachments.signing import download_url, upload_url
 from chat.context import RequestContext
+from chatsite import db
 
 attachment_adapter: TypeAdapter[Attachment] = TypeAdapter(Attachment)
 
@@ -104,8 +105,7 @@ class DjangoAttachmentStore(AttachmentStore[RequestContext]):
         )
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
-        exists = await models.Attachment.objects.filter(
-            pk=attachment_id, owner_id=context.user_id
-        ).aexists()
+        rows = models.Attachment.objects.filter(pk=attachment_id, owner_id=context.user_id)
+        exists = await db.run(rows.exists)
         if not exists:
             raise NotFoundError(f"Attachment {attachment_id} not found")

@@ -20,6 +20,7 @@ from chat import models
 from chat.chatkit import broadcast
 from chat.chatkit.store import item_fields
 from chat.conf import app_settings
+from chatsite import db
 
 logger = logging.getLogger(__name__)
 
@@ -29,30 +30,26 @@ INTERRUPTED_NOTE = (
 )
 
 
-async def close_lost_turns(now: datetime | None = None) -> int:
-    """Mark every running turn whose lease expired as interrupted; returns how many."""
-    now = now or timezone.now()
-    lost = [
-        turn
-        async for turn in models.Turn.objects.filter(
-            state=models.Turn.State.RUNNING, lease_expires_at__lt=now
-        ).select_related("thread")
-    ]
-    closed = 0
+def close_lost_turn_rows(now: datetime) -> list[models.Turn]:
+    """Mark running turns whose lease expired as interrupted, each with a hidden note in
+    its thread; returns the turns this call closed (another worker may close some first)."""
+    lost = models.Turn.objects.filter(
+        state=models.Turn.State.RUNNING, lease_expires_at__lt=now
+    ).select_related("thread")
+    closed = []
     for turn in lost:
-        claimed = await models.Turn.objects.filter(
-            pk=turn.pk, state=models.Turn.State.RUNNING
-        ).aupdate(state=models.Turn.State.INTERRUPTED, finished_at=now)
-        if not claimed:  # another worker closed it first
+        claimed = models.Turn.objects.filter(pk=turn.pk, state=models.Turn.State.RUNNING).update(
+            state=models.Turn.State.INTERRUPTED, finished_at=now
+        )
+        if not claimed:
             continue
-        closed += 1
         note = SDKHiddenContextItem(
             id=f"{default_generate_id('sdk_hidden_context')}{uuid.uuid4().hex[:16]}",
             thread_id=turn.thread_id,
             created_at=now,
             content=INTERRUPTED_NOTE,
         )
-        await models.ThreadItem.objects.acreate(
+        models.ThreadItem.objects.create(
             thread_id=turn.thread_id, item_id=note.id, **item_fields(note)
         )
         logger.warning(
@@ -61,6 +58,14 @@ async def close_lost_turns(now: datetime | None = None) -> int:
             turn.thread_id,
             turn.worker,
         )
+        closed.append(turn)
+    return closed
+
+
+async def close_lost_turns(now: datetime | None = None) -> int:
+    """Close every running turn whose lease expired and tell its owner's tabs; how many."""
+    closed = await db.run(close_lost_turn_rows, now or timezone.now())
+    for turn in closed:
         await broadcast.notify_user(
             turn.thread.owner_id,
             {
@@ -70,7 +75,7 @@ async def close_lost_turns(now: datetime | None = None) -> int:
                 "state": str(models.Turn.State.INTERRUPTED),
             },
         )
-    return closed
+    return len(closed)
 
 
 class Sweeper:

@@ -22,11 +22,9 @@ import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from chatkit.server import StreamingResult
 from chatkit.types import ErrorEvent
-from django.db import close_old_connections
 from django.utils import timezone
 
 from chat import models
@@ -36,6 +34,7 @@ from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.server import SiteChatKitServer
 from chat.conf import app_settings
 from chat.context import RequestContext
+from chatsite import db
 
 logger = logging.getLogger(__name__)
 
@@ -142,8 +141,6 @@ class TurnRunner:
                 await self.record_end()
         except Exception:
             logger.exception("Could not record the end of turn %s", self.turn_id)
-        finally:
-            await sync_to_async(close_old_connections)()
         self.started.set()
         async with self.changed:
             self.finished = True
@@ -219,7 +216,8 @@ class TurnRunner:
 
     async def record_start(self) -> None:
         now = timezone.now()
-        await models.Turn.objects.acreate(
+        await db.run(
+            models.Turn.objects.create,
             id=self.turn_id,
             thread_id=self.thread_id,
             kind=self.kind,
@@ -239,7 +237,8 @@ class TurnRunner:
             "interrupted": models.Turn.State.INTERRUPTED,
         }.get(self.outcome, models.Turn.State.FAILED)
         usage = self.context.usage
-        await models.Turn.objects.filter(pk=self.turn_id).aupdate(
+        await db.run(
+            models.Turn.objects.filter(pk=self.turn_id).update,
             state=state,
             finished_at=timezone.now(),
             input_tokens=usage.input_tokens,
@@ -279,10 +278,13 @@ class Heartbeat:
                     await leases().renew(
                         runner.thread_id, runner.context.user_id, runner.turn_id, ttl
                     )
-                await models.Turn.objects.filter(
+                running = models.Turn.objects.filter(
                     pk__in=[runner.turn_id for runner in runners],
                     state=models.Turn.State.RUNNING,
-                ).aupdate(lease_expires_at=timezone.now() + timedelta(seconds=ttl))
+                )
+                await db.run(
+                    running.update, lease_expires_at=timezone.now() + timedelta(seconds=ttl)
+                )
             except Exception:
                 logger.warning("Heartbeat failed; retrying", exc_info=True)
 

@@ -11,7 +11,6 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from asgiref.sync import sync_to_async
 from chatkit.store import NotFoundError, Store, StoreItemType, default_generate_id
 from chatkit.types import (
     AssistantMessageItem,
@@ -35,6 +34,7 @@ from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
 from chat.chatkit.broadcast import notify_user
 from chat.context import RequestContext
+from chatsite import db
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 
@@ -73,11 +73,11 @@ def after_filter(order: str, created_at: datetime, tie_field: str, tie_value: An
     )
 
 
-async def fetch_page(rows: QuerySet, order: str, tie_field: str, limit: int) -> tuple[list, bool]:
+def fetch_page(rows: QuerySet, order: str, tie_field: str, limit: int) -> tuple[list, bool]:
     """One page of `rows` and whether more follow it (a page of 0 rows is empty)."""
     if limit <= 0:
-        return [], await rows.aexists()
-    page = [row async for row in rows.order_by(*ordering(order, tie_field))[: limit + 1]]
+        return [], rows.exists()
+    page = list(rows.order_by(*ordering(order, tie_field))[: limit + 1])
     return page[:limit], len(page) > limit
 
 
@@ -175,22 +175,35 @@ class DjangoStore(Store[RequestContext]):
     def attachments(context: RequestContext) -> QuerySet[models.Attachment]:
         return models.Attachment.objects.filter(owner_id=context.user_id)
 
-    async def touch_thread(self, thread_id: str, context: RequestContext) -> None:
+    def touch_thread(self, thread_id: str, context: RequestContext) -> None:
         """Record activity on the thread, and prove it is the user's before writing to it."""
-        updated = await self.threads(context).filter(pk=thread_id).aupdate(
+        updated = self.threads(context).filter(pk=thread_id).update(
             updated_at=timezone.now()
         )
         if not updated:
             raise NotFoundError(f"Thread {thread_id} not found")
 
     # --- threads -----------------------------------------------------------------------
-    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        row = await self.threads(context).filter(pk=thread_id).afirst()
+    @db.pooled
+    def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        row = self.threads(context).filter(pk=thread_id).first()
         if row is None:
             raise NotFoundError(f"Thread {thread_id} not found")
         return thread_metadata(row)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
+        created = await db.run(self.save_thread_row, thread, context)
+        await notify_user(
+            context.user_id,
+            {
+                "type": "thread.created" if created else "thread.updated",
+                "thread_id": thread.id,
+                "title": thread.title or "",
+            },
+        )
+
+    def save_thread_row(self, thread: ThreadMetadata, context: RequestContext) -> bool:
+        """Update the user's thread, or create it; whether it was created."""
         # The SDK sometimes passes a full Thread (with items): persist the metadata only.
         fields = {
             "title": without_nul(thread.title or "")[:200],
@@ -198,49 +211,47 @@ class DjangoStore(Store[RequestContext]):
             "metadata": without_nul(thread.metadata),
             "allowed_image_domains": thread.allowed_image_domains,
         }
-        updated = await self.threads(context).filter(pk=thread.id).aupdate(**fields)
-        if not updated:
-            try:
-                await models.Thread.objects.acreate(
-                    id=thread.id,
-                    owner_id=context.user_id,
-                    created_at=aware(thread.created_at),
-                    updated_at=timezone.now(),
-                    **fields,
-                )
-            except IntegrityError as exc:
-                # The id exists but is not this user's: never touch another user's thread.
-                raise NotFoundError(f"Thread {thread.id} not found") from exc
-        notice = "thread.updated" if updated else "thread.created"
-        await notify_user(
-            context.user_id, {"type": notice, "thread_id": thread.id, "title": fields["title"]}
-        )
+        if self.threads(context).filter(pk=thread.id).update(**fields):
+            return False
+        try:
+            models.Thread.objects.create(
+                id=thread.id,
+                owner_id=context.user_id,
+                created_at=aware(thread.created_at),
+                updated_at=timezone.now(),
+                **fields,
+            )
+        except IntegrityError as exc:
+            # The id exists but is not this user's: never touch another user's thread.
+            raise NotFoundError(f"Thread {thread.id} not found") from exc
+        return True
 
-    async def load_threads(
+    @db.pooled
+    def load_threads(
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         rows = self.threads(context)
         if after:
-            anchor = await rows.filter(pk=after).values_list("created_at", "id").afirst()
+            anchor = rows.filter(pk=after).values_list("created_at", "id").first()
             if anchor is None:
                 return Page(data=[], has_more=False, after=None)
             rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
-        page, has_more = await fetch_page(rows, order, "id", limit)
+        page, has_more = fetch_page(rows, order, "id", limit)
         data = [thread_metadata(row) for row in page]
         return page_of(data, has_more)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
-        deleted, files = await sync_to_async(delete_thread_rows)(
-            self.threads(context).filter(pk=thread_id)
-        )
+        threads = self.threads(context).filter(pk=thread_id)
+        deleted, files = await db.run(delete_thread_rows, threads)
         if not deleted:
             raise NotFoundError(f"Thread {thread_id} not found")
         await notify_user(context.user_id, {"type": "thread.deleted", "thread_id": thread_id})
         # Files go after their rows, so a failure never leaves a row without its file.
-        await sync_to_async(remove_files)(files)
+        await db.run(remove_files, files)
 
     # --- items -------------------------------------------------------------------------
-    async def load_thread_items(
+    @db.pooled
+    def load_thread_items(
         self,
         thread_id: str,
         after: str | None,
@@ -250,73 +261,79 @@ class DjangoStore(Store[RequestContext]):
     ) -> Page[ThreadItem]:
         rows = self.items(thread_id, context)
         if after:
-            anchor = await rows.filter(item_id=after).values_list("created_at", "id").afirst()
+            anchor = rows.filter(item_id=after).values_list("created_at", "id").first()
             if anchor is None:
                 return Page(data=[], has_more=False, after=None)
             rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
-        page, has_more = await fetch_page(rows, order, "id", limit)
+        page, has_more = fetch_page(rows, order, "id", limit)
         # Stored image previews carry expiring signatures: re-sign them on every load.
         data = [
             with_fresh_urls(thread_item(row), context.user_id, context.base_url) for row in page
         ]
         return page_of(data, has_more)
 
-    async def add_thread_item(
+    @db.pooled
+    def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         """Insert the item; only a checkpoint of it (see checkpoints.py) may already exist,
         and is replaced."""
-        await self.touch_thread(thread_id, context)
+        self.touch_thread(thread_id, context)
         fields = item_fields(item)
         try:
-            await models.ThreadItem.objects.acreate(thread_id=thread_id, item_id=item.id, **fields)
+            models.ThreadItem.objects.create(thread_id=thread_id, item_id=item.id, **fields)
         except IntegrityError:
-            replaced = await models.ThreadItem.objects.filter(
+            replaced = models.ThreadItem.objects.filter(
                 thread_id=thread_id, item_id=item.id, partial=True
-            ).aupdate(partial=False, **fields)
+            ).update(partial=False, **fields)
             if not replaced:
                 raise
 
-    async def save_checkpoint(
+    @db.pooled
+    def save_checkpoint(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         """Save an unfinished item as it is so far, marked partial (not part of the Store
         contract; the thread is the request's own, proven before the turn started)."""
         fields = item_fields(item)
-        updated = await self.items(thread_id, context).filter(
+        updated = self.items(thread_id, context).filter(
             item_id=item.id, partial=True
-        ).aupdate(**fields)
+        ).update(**fields)
         if not updated:
-            await models.ThreadItem.objects.acreate(
+            models.ThreadItem.objects.create(
                 thread_id=thread_id, item_id=item.id, partial=True, **fields
             )
 
-    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        await self.touch_thread(thread_id, context)
+    @db.pooled
+    def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        self.touch_thread(thread_id, context)
         fields = item_fields(item)
-        updated = await models.ThreadItem.objects.filter(
+        updated = models.ThreadItem.objects.filter(
             thread_id=thread_id, item_id=item.id
-        ).aupdate(partial=False, **fields)
+        ).update(partial=False, **fields)
         if not updated:
-            await models.ThreadItem.objects.acreate(thread_id=thread_id, item_id=item.id, **fields)
+            models.ThreadItem.objects.create(thread_id=thread_id, item_id=item.id, **fields)
 
-    async def load_item(
+    @db.pooled
+    def load_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> ThreadItem:
-        row = await self.items(thread_id, context).filter(item_id=item_id).afirst()
+        row = self.items(thread_id, context).filter(item_id=item_id).first()
         if row is None:
             raise NotFoundError(f"Item {item_id} not found")
         return with_fresh_urls(thread_item(row), context.user_id, context.base_url)
 
-    async def delete_thread_item(
+    @db.pooled
+    def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        await self.items(thread_id, context).filter(item_id=item_id).adelete()
+        self.items(thread_id, context).filter(item_id=item_id).delete()
 
     # --- attachments -------------------------------------------------------------------
-    async def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
+    @db.pooled
+    def save_attachment(self, attachment: Attachment, context: RequestContext) -> None:
         thread_id = attachment.thread_id
-        if thread_id and not await self.threads(context).filter(pk=thread_id).aexists():
+        if thread_id and not self.threads(context).filter(pk=thread_id).exists():
             raise NotFoundError(f"Thread {thread_id} not found")
         fields = {
             "name": attachment.name[:255],
@@ -324,45 +341,48 @@ class DjangoStore(Store[RequestContext]):
             "thread_id": thread_id,
             "data": attachment.model_dump(mode="json"),
         }
-        updated = await self.attachments(context).filter(pk=attachment.id).aupdate(**fields)
+        updated = self.attachments(context).filter(pk=attachment.id).update(**fields)
         if updated:
             return
         try:
-            await models.Attachment.objects.acreate(
+            models.Attachment.objects.create(
                 id=attachment.id, owner_id=context.user_id, **fields
             )
         except IntegrityError as exc:
             raise NotFoundError(f"Attachment {attachment.id} not found") from exc
 
-    async def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
-        row = await self.attachments(context).filter(pk=attachment_id).afirst()
+    @db.pooled
+    def load_attachment(self, attachment_id: str, context: RequestContext) -> Attachment:
+        row = self.attachments(context).filter(pk=attachment_id).first()
         if row is None:
             raise NotFoundError(f"Attachment {attachment_id} not found")
         attachment = attachment_adapter.validate_python(row.data)
         return resigned(attachment, context.user_id, context.base_url)
 
     async def delete_attachment(self, attachment_id: str, context: RequestContext) -> None:
+        files = await db.run(self.delete_attachment_row, attachment_id, context)
+        # Files go after their rows, so a failure never leaves a row without its file.
+        await db.run(remove_files, files)
+
+    def delete_attachment_row(self, attachment_id: str, context: RequestContext) -> list[str]:
         rows = self.attachments(context).filter(pk=attachment_id)
-        files = [name async for name in rows.values_list("file", flat=True)]
-        deleted, _ = await rows.adelete()
+        files = list(rows.values_list("file", flat=True))
+        deleted, _ = rows.delete()
         if not deleted:
             raise NotFoundError(f"Attachment {attachment_id} not found")
-        # Files go after their rows, so a failure never leaves a row without its file.
-        await sync_to_async(remove_files)(files)
+        return files
 
     # --- feedback (not part of the Store contract, but scoped the same way) ------------
-    async def save_feedback(
+    @db.pooled
+    def save_feedback(
         self, thread_id: str, item_ids: list[str], kind: str, context: RequestContext
     ) -> int:
         """Record the user's feedback on their own items; returns how many were marked."""
-        item_pks = [
-            pk
-            async for pk in self.items(thread_id, context)
-            .filter(item_id__in=item_ids)
-            .values_list("pk", flat=True)
-        ]
+        item_pks = list(
+            self.items(thread_id, context).filter(item_id__in=item_ids).values_list("pk", flat=True)
+        )
         now = timezone.now()
-        await models.Feedback.objects.abulk_create(
+        models.Feedback.objects.bulk_create(
             [
                 models.Feedback(item_id=pk, user_id=context.user_id, kind=kind, created_at=now)
                 for pk in item_pks
@@ -374,7 +394,8 @@ class DjangoStore(Store[RequestContext]):
         return len(item_pks)
 
     # --- usage -------------------------------------------------------------------------
-    async def record_usage(
+    @db.pooled
+    def record_usage(
         self, thread_id: str, input_tokens: int, output_tokens: int, context: RequestContext
     ) -> None:
         """Store one turn's token usage, and add it to the thread's running totals.
@@ -385,11 +406,11 @@ class DjangoStore(Store[RequestContext]):
         """
         if not (input_tokens or output_tokens):
             return
-        updated = await self.threads(context).filter(pk=thread_id).aupdate(
+        updated = self.threads(context).filter(pk=thread_id).update(
             input_tokens=F("input_tokens") + input_tokens,
             output_tokens=F("output_tokens") + output_tokens,
         )
-        await models.TokenUsage.objects.acreate(
+        models.TokenUsage.objects.create(
             user_id=context.user_id,
             thread_id=thread_id if updated else None,
             input_tokens=input_tokens,

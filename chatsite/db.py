@@ -1,0 +1,78 @@
+"""The bounded pool of threads that async code's database work goes through.
+
+Django's async ORM runs each query through `sync_to_async` on the request's own thread,
+which keeps a database connection for the request's whole life: a stream open for
+minutes would hold a thread and a connection, and a burst of requests would open one
+connection each. Here the work of async views and running turns is handed, one function
+at a time, to a fixed pool of CHAT_DB_POOL_SIZE threads, so a worker never holds more
+connections than that however many streams are open, and never starts a thread per
+request. SQLite gets one thread: it takes one writer at a time anyway, and one thread
+never meets "database is locked" from another.
+"""
+
+import asyncio
+import functools
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from django.db import DatabaseError, connections
+
+T = TypeVar("T")
+
+_pool: ThreadPoolExecutor | None = None
+_size = 0
+
+
+def pool() -> ThreadPoolExecutor:
+    global _pool, _size
+    if _pool is None:
+        from chat.conf import app_settings
+
+        size = app_settings.DB_POOL_SIZE
+        if connections["default"].vendor == "sqlite":
+            size = 1
+        _pool, _size = ThreadPoolExecutor(max_workers=size, thread_name_prefix="db"), size
+    return _pool
+
+
+def call(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
+    try:
+        return function(*args, **kwargs)
+    except DatabaseError:
+        # A connection that failed (the server restarted, the network dropped) is not
+        # handed to the next job: this thread reconnects on its next query.
+        connections.close_all()
+        raise
+
+
+async def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
+    """`function(*args, **kwargs)` on a pool thread, awaited."""
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(pool(), functools.partial(call, function, args, kwargs))
+
+
+def close_connections() -> None:
+    """Close the database connections of every pool thread (tests, before dropping the
+    test database). Each thread takes one job; a barrier keeps two off the same thread."""
+    if _pool is None:
+        return
+    barrier = threading.Barrier(_size)
+
+    def close() -> None:
+        connections.close_all()
+        barrier.wait(timeout=10)
+
+    for future in [_pool.submit(close) for _ in range(_size)]:
+        future.result(timeout=15)
+
+
+def pooled(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
+    """Decorate a function of sync ORM code: calling it runs it as one job on the pool."""
+
+    @functools.wraps(function)
+    async def run_pooled(*args: Any, **kwargs: Any) -> T:
+        return await run(function, *args, **kwargs)
+
+    return run_pooled
