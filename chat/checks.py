@@ -2,7 +2,7 @@
 
 `manage.py check` (and `migrate` and `runserver`, which run the checks first) fails with
 one error per bad setting, naming it, its value, what is wrong and what is expected. The
-parsing itself lives in chat/conf.py, which keeps each value it parsed here for the
+parsing lives in chat/conf.py (parsers in chat/setting_parsers.py), which keeps each value it parsed here for the
 requests to come.
 """
 
@@ -11,7 +11,8 @@ from typing import Any
 
 from django.core.checks import CheckMessage, Error, Warning
 
-from chat.conf import PREFIX, SETTINGS, UNKNOWN_SETTING, app_settings, unread_variables
+from chat.conf import SETTINGS, app_settings, unread_variables
+from chat.setting_parsers import PREFIX, UNKNOWN_SETTING
 
 
 def check_settings(app_configs: Any = None, **kwargs: Any) -> list[CheckMessage]:
