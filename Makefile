@@ -9,7 +9,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export DJANGO_SETTINGS_MODULE ?= chatsite.settings
 
-.PHONY: run test lint install install-dev bench clean
+.PHONY: run test lint install install-dev bench bench-streams clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -40,6 +40,10 @@ test: install-dev lint
 
 bench: install-dev
 	$(PY) scripts/bench_store.py
+
+# 1,000 answers streaming at once from one worker, on PostgreSQL (127.0.0.1:5432).
+bench-streams: install-dev
+	$(PY) scripts/bench_streams.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache
