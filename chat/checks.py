@@ -2,8 +2,8 @@
 
 `manage.py check` (and `migrate` and `runserver`, which run the checks first) fails with
 one error per bad setting, naming it, its value, what is wrong and what is expected. The
-parsing lives in chat/conf.py (parsers in chat/setting_parsers.py), which keeps each value it parsed here for the
-requests to come.
+parsing lives in chat/conf.py (the parsers in chat/setting_parsers.py), which keeps each
+value it parsed here for the requests to come.
 """
 
 import os

@@ -50,7 +50,7 @@ from chat.setting_parsers import (
 
 if TYPE_CHECKING:
     from chat.assistant.mcp import McpServerConfig
-    from chat.limits import Rate
+    from chat.setting_parsers import Rate
 
 logger = logging.getLogger(__name__)
 

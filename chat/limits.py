@@ -6,9 +6,7 @@ are leases (chat/chatkit/leases.py).
 """
 
 import math
-import re
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,36 +19,11 @@ from chat.errors import LimitExceeded
 from chat.models import TokenUsage
 from chatsite import db
 
-UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
-         "hour": 3600, "d": 86400, "day": 86400}
-RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
-
 
 def clock() -> float:
     """Seconds since the epoch, for the rate windows and the quota's day: one place to
     read the wall clock, so a test can hold it still across a window's edge."""
     return time.time()
-
-
-@dataclass(frozen=True)
-class Rate:
-    count: int
-    seconds: int
-
-    @classmethod
-    def parse(cls, text: str) -> "Rate | None":
-        """"20/min", "100/hour", "5/10s"; empty or "0/..." means no limit.
-
-        Called by chat.conf once per value of CHAT_RATE_LIMIT, not per message."""
-        if not text.strip():
-            return None
-        match = RATE.match(text.lower())
-        if not match or match.group(3) not in UNITS:
-            raise ValueError(f"{text!r} is not like '20/min'")
-        count, multiple, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
-        if not multiple:
-            raise ValueError(f"{text!r} has a period of 0")
-        return cls(count, multiple * UNITS[unit]) if count else None
 
 
 async def check_message_rate(user_id: Any) -> None:

@@ -11,6 +11,7 @@ import math
 import mimetypes
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -18,7 +19,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 if TYPE_CHECKING:
     from chat.assistant.mcp import McpServerConfig
-    from chat.limits import Rate
 
 PREFIX = "CHAT_"
 
@@ -148,9 +148,35 @@ def http_url(raw: Any, *, optional: bool = False) -> str:
     return raw.strip()
 
 
-def rate(raw: Any) -> "Rate | None":
-    from chat.limits import Rate
+UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
+         "hour": 3600, "d": 86400, "day": 86400}
+RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
 
+
+@dataclass(frozen=True)
+class Rate:
+    count: int
+    seconds: int
+
+    @classmethod
+    def parse(cls, text: str) -> "Rate | None":
+        """"20/min", "100/hour", "5/10s"; empty or "0/..." means no limit.
+
+        Called by chat.conf once per value of CHAT_RATE_LIMIT, not per message; chat/limits.py
+        counts messages against it."""
+        if not text.strip():
+            return None
+        match = RATE.match(text.lower())
+        if not match or match.group(3) not in UNITS:
+            raise ValueError(f"{text!r} is not like '20/min'")
+        count, multiple, unit = int(match.group(1)), int(match.group(2) or 1), match.group(3)
+        if not multiple:
+            raise ValueError(f"{text!r} has a period of 0")
+        return cls(count, multiple * UNITS[unit]) if count else None
+
+
+
+def rate(raw: Any) -> "Rate | None":
     expected = (
         "a number of messages per period like '20/min', '500/day' or '5/10s' "
         "(units: s, min, hour, day), or empty for no limit"

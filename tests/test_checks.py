@@ -15,7 +15,7 @@ from django.core.management.base import SystemCheckError
 from chat.assistant.mcp import McpServerConfig
 from chat.checks import check_settings
 from chat.conf import DEFAULTS, app_settings, environment_settings
-from chat.limits import Rate
+from chat.setting_parsers import Rate
 from tests.instances import ROOT, free_port
 
 MCP = {"name": "docs", "url": "https://docs.example.com/mcp"}
