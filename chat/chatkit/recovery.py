@@ -7,7 +7,6 @@ thread's turn lease expired with the worker, so the thread takes new messages ag
 """
 
 import asyncio
-import contextvars
 import logging
 import uuid
 from datetime import datetime
@@ -19,6 +18,7 @@ from django.utils import timezone
 from chat import models
 from chat.chatkit import broadcast
 from chat.chatkit.store import item_fields
+from chat.chatkit.tasks import ProcessTask
 from chat.conf import app_settings
 from chatsite import db
 
@@ -78,25 +78,14 @@ async def close_lost_turns(now: datetime | None = None) -> int:
     return len(closed)
 
 
-class Sweeper:
-    """Closes lost turns when the process starts serving, then every two lease periods."""
-
-    def __init__(self) -> None:
-        self.task: asyncio.Task | None = None
-
-    def ensure_running(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(
-                self.sweep_forever(), context=contextvars.Context()
-            )
-
-    async def sweep_forever(self) -> None:
-        while True:
-            try:
-                await close_lost_turns()
-            except Exception:
-                logger.warning("Could not close lost turns; retrying", exc_info=True)
-            await asyncio.sleep(2 * app_settings.TURN_LEASE_SECONDS)
+async def sweep_forever() -> None:
+    """Close lost turns now (a worker starting up), then every two lease periods."""
+    while True:
+        try:
+            await close_lost_turns()
+        except Exception:
+            logger.warning("Could not close lost turns; retrying", exc_info=True)
+        await asyncio.sleep(2 * app_settings.TURN_LEASE_SECONDS)
 
 
-sweeper = Sweeper()
+sweeper = ProcessTask(sweep_forever)

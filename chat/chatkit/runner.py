@@ -14,7 +14,6 @@ the SDK's cancellation path then stores the partial answer.
 
 import asyncio
 import contextlib
-import contextvars
 import functools
 import logging
 import os
@@ -32,6 +31,7 @@ from chat.chatkit import broadcast
 from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.server import SiteChatKitServer
+from chat.chatkit.tasks import ProcessTask, detached
 from chat.conf import app_settings
 from chat.context import RequestContext
 from chatsite import db
@@ -89,10 +89,8 @@ class TurnRunner:
         through the process's shared sync thread, not the request's, and nothing of the
         request (its thread, its connection) lives on with the turn."""
         RUNNERS[self.thread_id] = self
-        self.task = asyncio.get_running_loop().create_task(
-            self.run(), context=contextvars.Context()
-        )
-        heartbeat.wake()
+        self.task = detached(self.run())
+        heartbeat.ensure_running()
 
     async def run(self) -> None:
         publisher = None
@@ -255,38 +253,23 @@ class TurnRunner:
         )
 
 
-class Heartbeat:
-    """One task per process keeps every local runner's leases alive: the Redis (or local)
-    leases in one round, the database leases in one UPDATE."""
-
-    def __init__(self) -> None:
-        self.task: asyncio.Task | None = None
-
-    def wake(self) -> None:
-        if self.task is None or self.task.done():
-            self.task = asyncio.get_running_loop().create_task(
-                self.beat(), context=contextvars.Context()
+async def beat() -> None:
+    """Keep every local runner's leases alive while any runs: the Redis (or local) leases
+    in one round, the database leases in one UPDATE."""
+    ttl = app_settings.TURN_LEASE_SECONDS
+    while RUNNERS:
+        await asyncio.sleep(ttl / 3)
+        runners = list(RUNNERS.values())
+        try:
+            for runner in runners:
+                await leases().renew(runner.thread_id, runner.context.user_id, runner.turn_id, ttl)
+            running = models.Turn.objects.filter(
+                pk__in=[runner.turn_id for runner in runners],
+                state=models.Turn.State.RUNNING,
             )
-
-    async def beat(self) -> None:
-        ttl = app_settings.TURN_LEASE_SECONDS
-        while RUNNERS:
-            await asyncio.sleep(ttl / 3)
-            runners = list(RUNNERS.values())
-            try:
-                for runner in runners:
-                    await leases().renew(
-                        runner.thread_id, runner.context.user_id, runner.turn_id, ttl
-                    )
-                running = models.Turn.objects.filter(
-                    pk__in=[runner.turn_id for runner in runners],
-                    state=models.Turn.State.RUNNING,
-                )
-                await db.run(
-                    running.update, lease_expires_at=timezone.now() + timedelta(seconds=ttl)
-                )
-            except Exception:
-                logger.warning("Heartbeat failed; retrying", exc_info=True)
+            await db.run(running.update, lease_expires_at=timezone.now() + timedelta(seconds=ttl))
+        except Exception:
+            logger.warning("Heartbeat failed; retrying", exc_info=True)
 
 
-heartbeat = Heartbeat()
+heartbeat = ProcessTask(beat)

@@ -81,6 +81,19 @@ def fetch_page(rows: QuerySet, order: str, tie_field: str, limit: int) -> tuple[
     return page[:limit], len(page) > limit
 
 
+def page_after(
+    rows: QuerySet, anchor: dict[str, str] | None, order: str, limit: int
+) -> tuple[list, bool] | None:
+    """The page of `rows` after the row `anchor` names (from the start when None), and
+    whether more follow; None when the anchor is not among `rows` (missing or foreign)."""
+    if anchor is not None:
+        found = rows.filter(**anchor).values_list("created_at", "id").first()
+        if found is None:
+            return None
+        rows = rows.filter(after_filter(order, found[0], "id", found[1]))
+    return fetch_page(rows, order, "id", limit)
+
+
 def page_of(data: list, has_more: bool) -> Page:
     """A Page whose `after` is the last id shown, when more follow it."""
     return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
@@ -231,14 +244,11 @@ class DjangoStore(Store[RequestContext]):
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         rows = self.threads(context)
-        if after:
-            anchor = rows.filter(pk=after).values_list("created_at", "id").first()
-            if anchor is None:
-                return Page(data=[], has_more=False, after=None)
-            rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
-        page, has_more = fetch_page(rows, order, "id", limit)
-        data = [thread_metadata(row) for row in page]
-        return page_of(data, has_more)
+        found = page_after(rows, {"pk": after} if after else None, order, limit)
+        if found is None:
+            return Page(data=[], has_more=False, after=None)
+        page, has_more = found
+        return page_of([thread_metadata(row) for row in page], has_more)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         threads = self.threads(context).filter(pk=thread_id)
@@ -260,12 +270,10 @@ class DjangoStore(Store[RequestContext]):
         context: RequestContext,
     ) -> Page[ThreadItem]:
         rows = self.items(thread_id, context)
-        if after:
-            anchor = rows.filter(item_id=after).values_list("created_at", "id").first()
-            if anchor is None:
-                return Page(data=[], has_more=False, after=None)
-            rows = rows.filter(after_filter(order, anchor[0], "id", anchor[1]))
-        page, has_more = fetch_page(rows, order, "id", limit)
+        found = page_after(rows, {"item_id": after} if after else None, order, limit)
+        if found is None:
+            return Page(data=[], has_more=False, after=None)
+        page, has_more = found
         # Stored image previews carry expiring signatures: re-sign them on every load.
         data = [
             with_fresh_urls(thread_item(row), context.user_id, context.base_url) for row in page
