@@ -27,7 +27,7 @@ from chat.chatkit.server import SiteChatKitServer
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
-from chat.errors import LimitExceeded, Unavailable
+from chat.errors import LimitExceeded, Restarting
 from chat.limits import check_message_rate, check_token_quota
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
@@ -81,7 +81,7 @@ async def start_turn(
 ) -> TurnRunner:
     """Take the user's stream slot and the thread's turn, then start the runner."""
     if not admission.open:
-        raise Unavailable("The server is restarting. Please retry in a moment.", retry_after=2)
+        raise Restarting()
     if request.type in MESSAGE_TYPES:
         await check_token_quota(context.user_id)
         await check_message_rate(context.user_id)
