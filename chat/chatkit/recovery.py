@@ -14,6 +14,7 @@ from datetime import datetime
 
 from chatkit.store import default_generate_id
 from chatkit.types import SDKHiddenContextItem
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from chat import models
@@ -32,12 +33,26 @@ INTERRUPTED_NOTE = (
 async def close_lost_turns(now: datetime | None = None) -> int:
     """Mark every running turn whose lease expired as interrupted; returns how many."""
     now = now or timezone.now()
-    lost = [
-        turn
-        async for turn in models.Turn.objects.filter(
-            state=models.Turn.State.RUNNING, lease_expires_at__lt=now
-        ).select_related("thread")
-    ]
+    lost = models.Turn.objects.filter(state=models.Turn.State.RUNNING, lease_expires_at__lt=now)
+    return await close_turns(lost, now)
+
+
+async def close_turns_left_in(thread_id: str, new_turn_id: str) -> int:
+    """Close the turns of a thread still marked running when a new turn takes it over.
+
+    The new turn holds the thread's turn lease, so none of them is alive (a live turn's
+    heartbeat keeps that lease). Closed now rather than at the sweeper's next pass, the note
+    comes before the new message, where the model reads it; the sweeper would put it after.
+    """
+    left = models.Turn.objects.filter(
+        thread_id=thread_id, state=models.Turn.State.RUNNING
+    ).exclude(pk=new_turn_id)
+    return await close_turns(left, timezone.now())
+
+
+async def close_turns(turns: QuerySet, now: datetime) -> int:
+    """Mark `turns` interrupted, each with a note for the model, and tell their users."""
+    lost = [turn async for turn in turns.select_related("thread")]
     closed = 0
     for turn in lost:
         claimed = await models.Turn.objects.filter(

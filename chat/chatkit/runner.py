@@ -30,7 +30,7 @@ from django.db import close_old_connections
 from django.utils import timezone
 
 from chat import models
-from chat.chatkit import broadcast
+from chat.chatkit import broadcast, recovery
 from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.server import SiteChatKitServer
@@ -218,6 +218,9 @@ class TurnRunner:
     # --- the database record -----------------------------------------------------------------
 
     async def record_start(self) -> None:
+        # Before the user's message is stored: the note on an answer cut off by a lost
+        # worker must come first.
+        await recovery.close_turns_left_in(self.thread_id, self.turn_id)
         now = timezone.now()
         await models.Turn.objects.acreate(
             id=self.turn_id,
