@@ -45,6 +45,10 @@ PUBLISH_EVERY = 0.05
 
 # The runners of this process, by thread id: one turn per thread at a time.
 RUNNERS: dict[str, "TurnRunner"] = {}
+# Every runner task of this process until it is done. A runner leaves RUNNERS as soon as
+# its turn is released, before it has recorded and published its end: shutdown waits for
+# these.
+TASKS: set[asyncio.Task] = set()
 
 
 def error_chunk(message: str) -> bytes:
@@ -93,6 +97,8 @@ class TurnRunner:
         self.task = asyncio.get_running_loop().create_task(
             self.run(), context=contextvars.Context()
         )
+        TASKS.add(self.task)
+        self.task.add_done_callback(TASKS.discard)
         heartbeat.wake()
 
     async def run(self) -> None:
