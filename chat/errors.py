@@ -66,6 +66,19 @@ class Unavailable(ChatError):
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
+class Restarting(Unavailable):
+    """This worker is shutting down (SIGTERM) and takes no new turns: 503, retry in a moment
+    (on another worker). Routine during every deploy, so not an error in the log."""
+
+    def __init__(self) -> None:
+        super().__init__("The server is restarting. Please retry in a moment.", retry_after=2)
+
+
 def error_response(error: ChatError) -> JsonResponse:
     """The one JSON shape of every refusal."""
-    return JsonResponse({"detail": error.message}, status=error.status, headers=error.headers)
+    response = JsonResponse({"detail": error.message}, status=error.status, headers=error.headers)
+    if isinstance(error, Restarting):
+        # Django logs every 5xx answer at ERROR unless the response says it was logged;
+        # the request's own line (chat.requests, WARNING) records this one.
+        response._has_been_logged = True
+    return response

@@ -58,7 +58,8 @@ async def test_reads_are_not_rate_limited(alice_chat, settings, frozen_clock):
 
 async def test_concurrent_streams_are_limited_per_user(alice_chat, bob_chat, settings):
     settings.CHAT_MAX_CONCURRENT_STREAMS = 1
-    settings.CHAT_DEMO_WORD_DELAY = 0.02  # the first answer is still running
+    # The first answer takes about a second: it still streams when the second one comes.
+    settings.CHAT_DEMO_WORD_DELAY = 0.02
     first = await alice_chat.post(create_body("first"))
 
     second = await alice_chat.post(create_body("second"))

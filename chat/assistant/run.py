@@ -8,8 +8,10 @@ events are exhausted, `usage` holds what the run used.
 """
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import openai
 from agents import RunConfig, Runner, TResponseInputItem, Usage
@@ -96,6 +98,58 @@ async def cut_off_when_silent(
         yield event
 
 
+# How long a stopped run may take to wind down its stream after `result.cancel()`.
+WIND_DOWN_SECONDS = 5.0
+
+
+class Pump:
+    """Iterates a stream to its end in a task of its own and hands its items over a queue,
+    so that whoever reads may stop at any moment (cancelled, timed out, closed) without the
+    interruption landing inside the stream.
+
+    openai-chatkit's `stream_agent_response` merges the Agents SDK stream with its own event
+    queue through two bare tasks (`chatkit.agents._merge_generators`). A cancellation that
+    lands while it waits on them leaves both behind: the one on the SDK stream ends with
+    StopAsyncIteration once the run is cancelled ("Task exception was never retrieved"), the
+    one on the queue waits forever ("Task was destroyed but it is pending!"), both logged
+    as errors on every stopped answer. Ended the way the Agents SDK asks instead (cancel the
+    run, keep consuming until the stream ends: `wind_down`), the merge stops cleanly.
+    """
+
+    def __init__(self, stream: AsyncIterator[Any]) -> None:
+        self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.task = asyncio.create_task(self.run(stream))
+
+    async def run(self, stream: AsyncIterator[Any]) -> None:
+        end: tuple[str, Any] = ("end", None)
+        try:
+            async for item in stream:
+                self.queue.put_nowait(("item", item))
+        except Exception as error:  # raised in the reader, where it is handled
+            end = ("error", error)
+        finally:
+            self.queue.put_nowait(end)
+
+    async def items(self) -> AsyncIterator[Any]:
+        while True:
+            kind, value = await self.queue.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            yield value
+
+    async def wind_down(self, timeout: float) -> None:
+        """Wait for the stream to end by itself (what it still yields is dropped); cancel it
+        only if it does not within `timeout` seconds."""
+        if not self.task.done():
+            await asyncio.wait({self.task}, timeout=timeout)
+        if not self.task.done():
+            self.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.task
+
+
 class AgentRun:
     """The agent answering one turn: iterate `events()` once, then read `usage`."""
 
@@ -131,10 +185,10 @@ class AgentRun:
                 run_config=RunConfig(tracing_disabled=True),
             )
             timeout = app_settings.MODEL_TIMEOUT
+            pump = Pump(stream_agent_response(self.agent_context, result))
             try:
                 async for event in with_store_item_ids(
-                    cut_off_when_silent(stream_agent_response(self.agent_context, result), timeout),
-                    self.new_item_id,
+                    cut_off_when_silent(pump.items(), timeout), self.new_item_id
                 ):
                     yield event
             except ModelSilent as error:
@@ -153,4 +207,5 @@ class AgentRun:
                 # A stopped turn must not keep the model (and its bill) running.
                 if not result.is_complete:
                     result.cancel()
+                await pump.wind_down(WIND_DOWN_SECONDS)
                 self.usage = result.context_wrapper.usage

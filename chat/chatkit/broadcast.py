@@ -19,8 +19,16 @@ from typing import Any
 from channels.layers import get_channel_layer
 from django.conf import settings
 
+from chat.chatkit.leases import leases
+from chat.chatkit.sse import error_event
+from chat.conf import app_settings
+
 # How long a finished turn's log stays readable, for a subscriber that arrives at the end.
 LOG_KEEP_SECONDS = 120
+LOST_TURN = (
+    "The server answering this stopped before the answer was finished. The answer so far "
+    "is kept; please send your message again."
+)
 UNSAFE = re.compile(r"[^a-zA-Z0-9_.-]")
 
 
@@ -99,7 +107,14 @@ async def publish(thread_id: str, entries: list[list[Any]]) -> None:
 
 async def follow_remote(thread_id: str) -> AsyncIterator[bytes]:
     """The SSE chunks of the thread's current turn so far, then the live ones, from another
-    worker's runner; nothing if no turn is logged."""
+    worker's runner; nothing if no turn is logged.
+
+    A worker that dies mid-answer publishes no end: when the turn goes quiet and its lease
+    is no longer held, twice in a row (a turn that ends normally releases its lease just
+    before it publishes its end), the stream ends with an error event instead of waiting
+    for ever.
+    """
+    quiet = app_settings.TURN_LEASE_SECONDS / 2
     layer = get_channel_layer()
     channel = await layer.new_channel()
     group = thread_group(thread_id)
@@ -108,7 +123,7 @@ async def follow_remote(thread_id: str) -> AsyncIterator[bytes]:
         entries = await turn_log().read(thread_id)
         if not entries:
             return
-        turn, seen = entries[0][0], -1
+        turn, seen, unheld = entries[0][0], -1, 0
         while True:
             for entry_turn, seq, chunk in entries:
                 if entry_turn != turn or seq <= seen:
@@ -121,7 +136,17 @@ async def follow_remote(thread_id: str) -> AsyncIterator[bytes]:
                     return
                 yield chunk.encode()
             else:
-                message = await layer.receive(channel)
-                entries = message.get("entries", [])
+                try:
+                    async with asyncio.timeout(quiet):
+                        message = await layer.receive(channel)
+                except TimeoutError:
+                    held = await leases().thread_holder(thread_id) == turn
+                    unheld = 0 if held else unheld + 1
+                    if unheld >= 2:
+                        yield error_event(LOST_TURN)
+                        return
+                    entries = await turn_log().read(thread_id)  # in case the end was missed
+                else:
+                    entries, unheld = message.get("entries", []), 0
     finally:
         await layer.group_discard(group, channel)

@@ -90,7 +90,9 @@ class RedisLeases:
     async def renew(self, thread_id: str, user_id: Any, holder: str, ttl: float) -> None:
         expires = int((time.time() + ttl) * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
-            self.renew_script(
+            # A script call is a coroutine even on a pipeline: awaiting it queues the command
+            # (without the await the thread's lease was never renewed and ran out mid-answer).
+            await self.renew_script(
                 keys=[self.thread_key(thread_id)], args=[holder, int(ttl * 1000)], client=pipe
             )
             pipe.zadd(self.slots_key(user_id), {holder: expires}, xx=True)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from chatkit.store import default_generate_id
 from chatkit.types import SDKHiddenContextItem
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from chat import models
@@ -30,14 +31,11 @@ INTERRUPTED_NOTE = (
 )
 
 
-def close_lost_turn_rows(now: datetime) -> list[models.Turn]:
-    """Mark running turns whose lease expired as interrupted, each with a hidden note in
-    its thread; returns the turns this call closed (another worker may close some first)."""
-    lost = models.Turn.objects.filter(
-        state=models.Turn.State.RUNNING, lease_expires_at__lt=now
-    ).select_related("thread")
+def close_turn_rows(turns: QuerySet, now: datetime) -> list[models.Turn]:
+    """Mark `turns` interrupted, each with a hidden note in its thread; returns the turns
+    this call closed (another worker may close some first)."""
     closed = []
-    for turn in lost:
+    for turn in turns.select_related("thread"):
         claimed = models.Turn.objects.filter(pk=turn.pk, state=models.Turn.State.RUNNING).update(
             state=models.Turn.State.INTERRUPTED, finished_at=now
         )
@@ -62,9 +60,9 @@ def close_lost_turn_rows(now: datetime) -> list[models.Turn]:
     return closed
 
 
-async def close_lost_turns(now: datetime | None = None) -> int:
-    """Close every running turn whose lease expired and tell its owner's tabs; how many."""
-    closed = await db.run(close_lost_turn_rows, now or timezone.now())
+async def close_turns(turns: QuerySet, now: datetime) -> int:
+    """Mark `turns` interrupted, each with a note for the model, and tell their users."""
+    closed = await db.run(close_turn_rows, turns, now)
     for turn in closed:
         await broadcast.notify_user(
             turn.thread.owner_id,
@@ -76,6 +74,26 @@ async def close_lost_turns(now: datetime | None = None) -> int:
             },
         )
     return len(closed)
+
+
+async def close_lost_turns(now: datetime | None = None) -> int:
+    """Mark every running turn whose lease expired as interrupted; returns how many."""
+    now = now or timezone.now()
+    lost = models.Turn.objects.filter(state=models.Turn.State.RUNNING, lease_expires_at__lt=now)
+    return await close_turns(lost, now)
+
+
+async def close_turns_left_in(thread_id: str, new_turn_id: str) -> int:
+    """Close the turns of a thread still marked running when a new turn takes it over.
+
+    The new turn holds the thread's turn lease, so none of them is alive (a live turn's
+    heartbeat keeps that lease). Closed now rather than at the sweeper's next pass, the note
+    comes before the new message, where the model reads it; the sweeper would put it after.
+    """
+    left = models.Turn.objects.filter(
+        thread_id=thread_id, state=models.Turn.State.RUNNING
+    ).exclude(pk=new_turn_id)
+    return await close_turns(left, timezone.now())
 
 
 async def sweep_forever() -> None:

@@ -27,7 +27,7 @@ from chatkit.types import ErrorEvent
 from django.utils import timezone
 
 from chat import models
-from chat.chatkit import broadcast
+from chat.chatkit import broadcast, recovery
 from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.server import SiteChatKitServer
@@ -44,6 +44,10 @@ PUBLISH_EVERY = 0.05
 
 # The runners of this process, by thread id: one turn per thread at a time.
 RUNNERS: dict[str, "TurnRunner"] = {}
+# Every runner task of this process until it is done. A runner leaves RUNNERS as soon as
+# its turn is released, before it has recorded and published its end: shutdown waits for
+# these.
+TASKS: set[asyncio.Task] = set()
 
 
 def error_chunk(message: str) -> bytes:
@@ -86,10 +90,12 @@ class TurnRunner:
 
     def start(self) -> None:
         """Run in a task of its own, outside the request's context: its database work goes
-        through the process's shared sync thread, not the request's, and nothing of the
-        request (its thread, its connection) lives on with the turn."""
+        through the pool (chatsite/db.py), and nothing of the request (its thread, its
+        context) lives on with the turn."""
         RUNNERS[self.thread_id] = self
         self.task = detached(self.run())
+        TASKS.add(self.task)
+        self.task.add_done_callback(TASKS.discard)
         heartbeat.ensure_running()
 
     async def run(self) -> None:
@@ -213,6 +219,9 @@ class TurnRunner:
     # --- the database record -----------------------------------------------------------------
 
     async def record_start(self) -> None:
+        # Before the user's message is stored: the note on an answer cut off by a lost
+        # worker must come first.
+        await recovery.close_turns_left_in(self.thread_id, self.turn_id)
         now = timezone.now()
         await db.run(
             models.Turn.objects.create,

@@ -22,12 +22,12 @@ from chat.chatkit import broadcast
 from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import authorize_request
-from chat.chatkit.runner import RUNNERS, TurnRunner
+from chat.chatkit.runner import RUNNERS, TASKS, TurnRunner
 from chat.chatkit.server import SiteChatKitServer
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
-from chat.errors import LimitExceeded, Unavailable
+from chat.errors import LimitExceeded, Restarting
 from chat.limits import check_message_rate, check_token_quota
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
@@ -81,7 +81,7 @@ async def start_turn(
 ) -> TurnRunner:
     """Take the user's stream slot and the thread's turn, then start the runner."""
     if not admission.open:
-        raise Unavailable("The server is restarting. Please retry in a moment.", retry_after=2)
+        raise Restarting()
     if request.type in MESSAGE_TYPES:
         await check_token_quota(context.user_id)
         await check_message_rate(context.user_id)
@@ -161,12 +161,12 @@ async def shut_down(grace: float) -> None:
     """Take no new turns, let running ones finish for `grace` seconds, then stop the rest
     (their partial answers are stored, their turns marked interrupted, leases released)."""
     admission.open = False
-    running = [runner.task for runner in RUNNERS.values() if runner.task is not None]
-    if running:
-        await asyncio.wait(running, timeout=grace)
+    if TASKS:
+        await asyncio.wait(set(TASKS), timeout=grace)
     for runner in list(RUNNERS.values()):
         if runner.task is not None and not runner.task.done():
             runner.task.cancel()
-    left = [runner.task for runner in RUNNERS.values() if runner.task is not None]
-    if left:
-        await asyncio.wait(left, timeout=STOP_WAIT_SECONDS)
+    # Including the runners already past their release: they still record, publish the
+    # end to other workers' followers and log their line.
+    if TASKS:
+        await asyncio.wait(set(TASKS), timeout=STOP_WAIT_SECONDS)
