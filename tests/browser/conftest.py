@@ -99,6 +99,13 @@ def close_async_orm_connections():
     connections.close_all()
 
 
+@pytest.fixture(autouse=True)
+def no_turn_outlives_its_test():
+    """Overrides the async fixture of tests/conftest.py for this folder, for the same
+    reason: the turns of these tests run in the live site's own process, not in this one."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("screenshots")
