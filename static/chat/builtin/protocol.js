@@ -3,6 +3,8 @@
 // arrive. Every request goes through the page's chatFetch, so the Bearer token, the 401
 // renewal and the page context are exactly those of the ChatKit widget.
 
+import { createEventStreamParser } from "../sse.js";
+
 /** A request the server refused, or that never reached it, in words a user can read. */
 export class ChatRequestError extends Error {
   constructor(message, { status = 0, retryable = false } = {}) {
@@ -11,58 +13,6 @@ export class ChatRequestError extends Error {
     this.status = status;
     this.retryable = retryable;
   }
-}
-
-/**
- * An incremental parser of a text/event-stream body: push() decoded text as it arrives,
- * end() at the end of the body. `onEvent` gets each `data:` payload, JSON-decoded.
- * Comment lines (the server's `: keepalive`) and other fields are ignored.
- */
-export function createEventStreamParser(onEvent) {
-  let buffer = "";
-  let data = [];
-
-  function line(text) {
-    if (text === "") {
-      dispatch();
-    } else if (text.startsWith("data:")) {
-      // One optional space after the colon belongs to the syntax, not to the payload.
-      data.push(text.slice(text.startsWith("data: ") ? 6 : 5));
-    }
-  }
-
-  function dispatch() {
-    if (data.length === 0) {
-      return;
-    }
-    const payload = data.join("\n");
-    data = [];
-    let event;
-    try {
-      event = JSON.parse(payload);
-    } catch {
-      console.error("Ignoring an event that is not JSON:", payload.slice(0, 200));
-      return;
-    }
-    onEvent(event);
-  }
-
-  return {
-    push(text) {
-      buffer += text;
-      const lines = buffer.split(/\r\n|\r|\n/);
-      // The last piece may be half a line: keep it for the next chunk.
-      buffer = lines.pop();
-      lines.forEach(line);
-    },
-    end() {
-      if (buffer) {
-        line(buffer);
-        buffer = "";
-      }
-      dispatch();
-    },
-  };
 }
 
 /** What an HTTP error status means for the user. */
