@@ -65,6 +65,9 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
 
 
 ATTACHMENT_ID_PLACEHOLDER = "__id__"
+THREAD_ID_PLACEHOLDER = "__thread__"
+# The live-sync websocket (routed in chatsite/asgi.py, not by Django's URLconf).
+LIVE_PATH = "/ws/chat/"
 # Items the built-in client never shows: the SDK's context for the model and the marker
 # at the end of a turn.
 HIDDEN_ITEM_TYPES = ThreadItem.INTERNAL_TYPES | {"end_of_turn"}
@@ -87,6 +90,15 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
         # the placeholder stands for the attachment's id.
         "attachmentUrl": reverse("chatkit-attachment", args=[ATTACHMENT_ID_PLACEHOLDER]),
         "attachmentIdPlaceholder": ATTACHMENT_ID_PLACEHOLDER,
+        # A thread's running answer: stop it, or resume it (server-sent events); the
+        # placeholder stands for the thread's id.
+        "turnUrls": {
+            "stop": reverse("chatkit-stop", args=[THREAD_ID_PLACEHOLDER]),
+            "resume": reverse("chatkit-resume", args=[THREAD_ID_PLACEHOLDER]),
+        },
+        "threadIdPlaceholder": THREAD_ID_PLACEHOLDER,
+        # Live sync between the user's tabs: notices about threads and turns.
+        "liveUrl": LIVE_PATH,
         # The server's own bounds, so the page holds no copies: how much of the page context
         # it keeps (the page cuts a quoted selection to it), the longest thread title.
         "pageLimits": dict(PAGE_LIMITS),

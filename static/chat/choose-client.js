@@ -31,7 +31,8 @@ export function loadClientScript(config) {
 
 /**
  * Resolve to the client for the panel.
- * `scriptLoad` is the promise from loadClientScript; `deps` are { chatFetch, theme, notice }.
+ * `scriptLoad` is the promise from loadClientScript; `deps` are { chatFetch, turns, live,
+ * theme, notice } (turns: static/chat/turns.js; live: static/chat/live.js, or null).
  */
 export async function chooseClient({ config, scriptLoad, ...deps }) {
   const mode = widgetMode(config);

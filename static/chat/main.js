@@ -10,6 +10,8 @@ import { createPanel } from "./panel.js";
 import { initAskAI } from "./selection.js";
 import { initTheme } from "../site/theme.js";
 import { createTokenSource } from "./tokens.js";
+import { createLive } from "./live.js";
+import { createTurnApi } from "./turns.js";
 
 const theme = initTheme(document.getElementById("theme-toggle"));
 const config = readChatConfig();
@@ -34,12 +36,17 @@ function startChat(config) {
     userId: config.userId,
   });
   const chatFetch = createChatFetch({ tokens, pageContext });
+  // Answers run on the server: stopped and resumed through these endpoints.
+  const turns = createTurnApi({ config, chatFetch });
   const notice = createNotice(panelElement.querySelector("[data-chat-notice]"));
   const body = panelElement.querySelector("[data-chat-body]");
 
   let client = null;
+  let live = null;
   const ensureClient = () => {
-    client ??= chooseClient({ config, scriptLoad, chatFetch, theme, notice }).then((chosen) => {
+    // Live sync with the user's other tabs, once the chat is first opened on this page.
+    live ??= config.liveUrl ? createLive({ url: config.liveUrl, tokens }) : null;
+    client ??= chooseClient({ config, scriptLoad, chatFetch, turns, live, theme, notice }).then((chosen) => {
       chosen.mount(body);
       return chosen;
     });

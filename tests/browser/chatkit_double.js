@@ -10,6 +10,13 @@
     composer: [], // every text given to setComposerValue
     mounts: [], // size of the element each time it was attached to the page
     focusCount: 0,
+    threadId: null, // the thread the double shows (initialThread, setThreadId, createThread)
+    updates: [], // every fetchUpdates() call: { threadId, at (ms since the page started) }
+    shown: [], // the items the last fetchUpdates() read: [{ type, text }]
+    stream: null, // the streaming request started by startStream(), while it runs
+    // Abort that request when the page is being left ("beforeunload" or "pagehide"), as a
+    // widget tearing itself down might; null: never.
+    abortOnLeave: null,
   };
   window.__chatkit = record;
 
@@ -36,6 +43,9 @@
 
     setOptions(options) {
       record.options.push(options);
+      if (record.options.length === 1) {
+        record.threadId = options.initialThread ?? null;
+      }
       this.render();
       setTimeout(() => this.dispatchEvent(new CustomEvent("chatkit.ready")), 0);
     }
@@ -50,7 +60,27 @@
     }
 
     async setThreadId(threadId) {
+      record.threadId = threadId;
+      record.shown = [];
+      this.render();
       this.dispatchEvent(new CustomEvent("chatkit.thread.change", { detail: { threadId } }));
+    }
+
+    // Like the widget: re-read the thread from the server and show it.
+    async fetchUpdates() {
+      const threadId = record.threadId;
+      record.updates.push({ threadId, at: performance.now() });
+      if (!threadId) {
+        return;
+      }
+      const { page } = await record.listItems(threadId);
+      if (record.threadId === threadId) {
+        record.shown = page.data.map((item) => ({
+          type: item.type,
+          text: (item.content ?? []).map((part) => part.text ?? "").join(""),
+        }));
+        this.render();
+      }
     }
 
     // A rough likeness of the widget, so screenshots show a readable panel in both themes.
@@ -67,20 +97,27 @@
         .map((prompt) => `<li>${escapeHtml(prompt.label)}</li>`)
         .join("");
       const draft = record.composer.at(-1) ?? "";
+      const shown = record.shown
+        .filter((item) => item.type === "user_message" || item.type === "assistant_message")
+        .map((item) => `<p class="message ${item.type}">${escapeHtml(item.text)}</p>`)
+        .join("");
       this.shadowRoot.innerHTML = `
         <style>
           :host { display: block; font-family: system-ui, sans-serif; }
           .frame { box-sizing: border-box; height: 100%; display: flex; flex-direction: column;
                    background: ${colors.bg}; color: ${colors.fg}; padding: 1rem; gap: .75rem; }
           h3 { margin: auto 0 0; font-size: 1.25rem; }
+          .messages { margin-top: auto; display: flex; flex-direction: column; gap: .5rem; overflow: auto; }
+          .message { margin: 0; padding: .45rem .7rem; border-radius: .75rem; }
+          .user_message { align-self: flex-end; background: ${colors.chip}; }
           ul { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: .4rem; }
           li { background: ${colors.chip}; border-radius: .5rem; padding: .45rem .7rem; }
           .composer { border: 1px solid ${colors.border}; border-radius: 1.25rem; padding: .6rem .9rem;
                       white-space: pre-wrap; opacity: ${draft ? 1 : 0.65}; }
         </style>
         <div class="frame" data-color-scheme="${dark ? "dark" : "light"}">
-          <h3>${escapeHtml(options.startScreen?.greeting ?? "")}</h3>
-          <ul>${prompts}</ul>
+          ${shown ? `<div class="messages">${shown}</div>` : `<h3>${escapeHtml(options.startScreen?.greeting ?? "")}</h3>
+          <ul>${prompts}</ul>`}
           <div class="composer">${escapeHtml(draft || options.composer?.placeholder || "")}</div>
         </div>`;
     }
@@ -128,6 +165,86 @@
     };
   };
 
+  /**
+   * Start a streaming request as the widget sends a message (threads.add_user_message to
+   * `threadId`, or threads.create), with an AbortSignal like the widget's stop button
+   * aborts. record.stream = { events, status, error, done, startedAt, endedAt } follows it
+   * as it arrives (times as performance.now());
+   * abortStream() aborts it.
+   */
+  record.startStream = (text, threadId = null) => {
+    const { api } = latest();
+    const controller = new AbortController();
+    const input = { content: [{ type: "input_text", text }], attachments: [], inference_options: {} };
+    const body = threadId
+      ? { type: "threads.add_user_message", params: { thread_id: threadId, input } }
+      : { type: "threads.create", params: { input } };
+    const stream = {
+      events: [],
+      status: null,
+      error: null,
+      done: false,
+      controller,
+      startedAt: performance.now(),
+      endedAt: null,
+    };
+    record.stream = stream;
+    (async () => {
+      try {
+        const response = await api.fetch(api.url, {
+          method: "POST",
+          headers: { "Content-Type": "application/json" },
+          body: JSON.stringify(body),
+          signal: controller.signal,
+        });
+        stream.status = response.status;
+        const reader = response.body.getReader();
+        const decoder = new TextDecoder();
+        let buffer = "";
+        for (;;) {
+          const { value, done } = await reader.read();
+          if (done) break;
+          buffer += decoder.decode(value, { stream: true });
+          const lines = buffer.split("\n");
+          buffer = lines.pop();
+          for (const event of parseEvents(lines.join("\n"))) {
+            stream.events.push(event);
+            if (event.type === "thread.created") {
+              record.threadId = event.thread.id;
+              record.emit("chatkit.thread.change", { threadId: event.thread.id });
+            }
+          }
+        }
+      } catch (error) {
+        stream.error = error.name;
+      } finally {
+        stream.done = true;
+        stream.endedAt = performance.now();
+      }
+    })();
+    return true;
+  };
+
+  /** Abort the request startStream() started, as the widget's stop button does. */
+  record.abortStream = () => {
+    record.stream?.controller.abort();
+  };
+
+  /** The text the streamed answer has shown so far. */
+  record.streamedText = () =>
+    (record.stream?.events ?? [])
+      .filter((event) => event.type === "thread.item.updated" && event.update?.delta)
+      .map((event) => event.update.delta)
+      .join("");
+
+  for (const event of ["beforeunload", "pagehide"]) {
+    window.addEventListener(event, () => {
+      if (record.abortOnLeave === event) {
+        record.abortStream();
+      }
+    });
+  }
+
   /** threads.create with `text`, as the widget would send it; announces the new thread. */
   record.createThread = async (text) => {
     const result = await record.request({
@@ -139,6 +256,7 @@
     const created = result.events.find((event) => event.type === "thread.created");
     result.threadId = created?.thread?.id ?? null;
     if (result.threadId) {
+      record.threadId = result.threadId;
       record.emit("chatkit.thread.change", { threadId: result.threadId });
     }
     return result;

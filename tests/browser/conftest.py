@@ -7,9 +7,11 @@ PostgreSQL), so a test's rows must be committed before the site can see them: us
 ChatKit CDN URL is answered with `chatkit_double.js` (or made to fail), loopback requests
 go through untouched, and anything else is aborted, so nothing leaves the machine.
 
-Reusable pieces: `live_site` (URL and log of the server), `chromium` (the browser),
-`open_site` (a fresh browser context + page as a `SitePage`), `SitePage` helpers (log in
-through the form, open the chat, call the ChatKit double), `screenshot_dir`.
+Reusable pieces: `live_site` (URL and log of the server), `site_factory` (more sites with
+settings of their own, for one module), `chromium` (the browser), `open_site` (a fresh
+browser context + page as a `SitePage`), `open_on` (the same on another site), `SitePage`
+helpers (log in through the form, open the chat, call the ChatKit double),
+`screenshot_dir`.
 """
 
 import os
@@ -64,6 +66,27 @@ def live_site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[
         stop_site(process)
 
 
+@pytest.fixture(scope="module")
+def site_factory(
+    live_site, django_db_blocker, tmp_path_factory
+) -> Iterator[Callable[..., LiveSite]]:
+    """Start further sites (name, then settings for their environment) for one test
+    module; all stop when the module is done."""
+    with django_db_blocker.unblock():
+        database_url = database_url_for(connection.settings_dict)
+    processes = []
+
+    def start(name: str, **settings: str) -> LiveSite:
+        process, site = start_site(tmp_path_factory.mktemp(name), database_url, **settings)
+        processes.append(process)
+        print(f"\n{name} {site.url}/ (log: {site.log_path})")
+        return site
+
+    yield start
+    for process in processes:
+        stop_site(process)
+
+
 # --- The browser -------------------------------------------------------------------------
 
 
@@ -106,6 +129,13 @@ def close_async_orm_connections():
     connections.close_all()
 
 
+@pytest.fixture(autouse=True)
+def no_turn_outlives_its_test():
+    """Overrides the async fixture of tests/conftest.py for this folder, for the same
+    reason: the turns of these tests run in the live site's own process, not in this one."""
+    yield
+
+
 @pytest.fixture(scope="session")
 def screenshot_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("screenshots")
@@ -118,12 +148,23 @@ def open_site(chromium, live_site) -> Iterator[Callable[..., SitePage]]:
     """Factory: a fresh browser context (own cookies and storage) and page on the site.
 
     Keyword arguments: cdn ("double" | "abort" | "empty"), color_scheme ("light" | "dark"),
-    viewport ({"width", "height"}). Uncaught page errors fail the test.
+    viewport ({"width", "height"}); tab_of (a SitePage): a new page in that page's
+    context instead (another tab of the same browser: same cookies and storage) on the
+    same site. Uncaught page errors fail the test.
     """
     contexts = []
     pages: list[SitePage] = []
 
-    def open_(cdn: str = "double", color_scheme: str = "light", viewport=None) -> SitePage:
+    def open_(
+        cdn: str = "double",
+        color_scheme: str = "light",
+        viewport=None,
+        tab_of: SitePage | None = None,
+    ) -> SitePage:
+        if tab_of is not None:
+            tab = SitePage(page=tab_of.page.context.new_page(), base_url=tab_of.base_url)
+            pages.append(tab)
+            return tab
         context = chromium.new_context(
             color_scheme=color_scheme,
             viewport=viewport or {"width": 1280, "height": 800},
@@ -141,6 +182,18 @@ def open_site(chromium, live_site) -> Iterator[Callable[..., SitePage]]:
         context.close()
     errors = [error for site_page in pages for error in site_page.page_errors]
     assert not errors, f"uncaught errors in the page: {errors}"
+
+
+@pytest.fixture
+def open_on(open_site) -> Callable[..., SitePage]:
+    """open_site for another site: the same browser setup, pointed at `site`."""
+
+    def open_(site: LiveSite, **options) -> SitePage:
+        page = open_site(**options)
+        page.base_url = site.url
+        return page
+
+    return open_
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ Kept out of conftest.py so test modules (and later suites) can import them.
 """
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,8 @@ LOOPBACK_HOSTS = {"127.0.0.1", "localhost"}
 # The site's CHAT_WIDGET_TIMEOUT in these tests: short, so the could-not-load path is quick.
 WIDGET_TIMEOUT = 3.0
 PASSWORD = "browser-password-1"
+# The demo model's answer ends with this sentence; a stopped answer never gets there.
+ANSWER_END = "then restart the site."
 
 
 def route_network(route: Any, cdn: str) -> None:
@@ -157,3 +160,97 @@ class SitePage:
 
     def request_json(self, exchange: Exchange) -> dict:
         return json.loads(exchange.body or "null")
+
+
+# --- the built-in client ------------------------------------------------------------------
+
+
+class Chat:
+    """The built-in client in the panel of `site`."""
+
+    def __init__(self, site: SitePage):
+        self.site = site
+        self.page = site.page
+        self.root = site.panel.locator("[data-builtin-client]")
+        self.composer = self.root.get_by_role("textbox", name="Message to the assistant")
+        self.log = self.root.get_by_role("log")
+
+    def open(self) -> "Chat":
+        self.site.launcher.click()
+        expect(self.root).to_be_visible(timeout=WIDGET_TIMEOUT * 1000 + 5000)
+        return self
+
+    def answers(self):
+        return self.log.locator(".bc-msg-assistant .bc-md")
+
+    def user_messages(self):
+        return self.log.locator(".bc-msg-user .bc-user-text")
+
+    def button(self, name: str):
+        return self.root.get_by_role("button", name=name, exact=True)
+
+    def send(self, text: str) -> None:
+        self.composer.fill(text)
+        self.composer.press("Enter")
+
+    def wait_for_answer(self, text: str, index: int = -1, timeout: float = 20_000) -> str:
+        """Wait until the answer shows `text` and the composer offers to send again (the
+        answer's stream has closed, so the server is done with the turn); return the
+        answer's text."""
+        answer = self.answers().nth(index) if index >= 0 else self.answers().last
+        expect(answer).to_contain_text(text, timeout=timeout)
+        self.wait_until_ready(timeout)
+        # Complete for screen readers too.
+        expect(answer.locator("xpath=..")).to_have_attribute("aria-busy", "false")
+        return answer.inner_text()
+
+    def wait_until_ready(self, timeout: float = 20_000) -> None:
+        """Wait until the composer can send: the stop button is the send button again."""
+        send = self.button("Send message")
+        expect(send).to_be_visible(timeout=timeout)
+        expect(send).to_be_enabled()
+
+    def wait_until_scrolled_to_end(self) -> None:
+        self.page.wait_for_function(
+            """() => {
+                const s = document.querySelector('[data-builtin-client] .bc-scroller');
+                return s.scrollHeight - s.scrollTop - s.clientHeight < 2;
+            }"""
+        )
+
+    def record_answer_text(self) -> None:
+        """Record every text the last assistant message shows, from now on."""
+        self.page.evaluate(
+            """() => {
+                window.__answerStates = [];
+                const log = document.querySelector('[data-builtin-client] .bc-log');
+                const record = () => {
+                    const answers = log.querySelectorAll('.bc-msg-assistant .bc-md');
+                    const text = answers.length ? answers[answers.length - 1].textContent : '';
+                    if (text && window.__answerStates.at(-1) !== text) {
+                        window.__answerStates.push(text);
+                    }
+                };
+                new MutationObserver(record).observe(log, {
+                    subtree: true, childList: true, characterData: true,
+                });
+            }"""
+        )
+
+    def answer_states(self) -> list[str]:
+        return self.page.evaluate("() => window.__answerStates")
+
+
+def login_and_open(site: SitePage, username: str, path: str = "/") -> Chat:
+    site.login(username, next_path=path)
+    return Chat(site).open()
+
+
+def wait_until(condition, timeout: float = 10.0, interval: float = 0.1):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"not true within {timeout} s: {condition}")

@@ -9,27 +9,29 @@ so answers end in ChatKit error events and notices).
 """
 
 import json
-import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chat.models import Feedback, Thread, ThreadItem
-from tests.browser.conftest import require_chromium
-from tests.browser.servers import LiveSite, start_site, stop_site
-from tests.browser.site import CDN_URL, WIDGET_TIMEOUT, SitePage
+from tests.browser.servers import LiveSite
+from tests.browser.site import (
+    ANSWER_END,
+    CDN_URL,
+    WIDGET_TIMEOUT,
+    Chat,
+    SitePage,
+    login_and_open,
+    wait_until,
+)
 from tests.browser.test_widget_config import chat_config
-from tests.instances import database_url_for, free_port
+from tests.instances import free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-# The demo model's answer ends with this sentence; a stopped answer never gets there.
-ANSWER_END = "then restart the site."
 PNG_1PX = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
     "1f15c4890000000d49444154789c6360f8cfc0f01f0005000201e2b0c2bc0000000049454e44ae426082"
@@ -37,25 +39,6 @@ PNG_1PX = bytes.fromhex(
 
 
 # --- more sites ----------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def site_factory(live_site, django_db_blocker, tmp_path_factory) -> Iterator:
-    """Start further sites for this module; all stop when the module is done."""
-    require_chromium()
-    with django_db_blocker.unblock():
-        database_url = database_url_for(connection.settings_dict)
-    processes = []
-
-    def start(name: str, **settings: str) -> LiveSite:
-        process, site = start_site(tmp_path_factory.mktemp(name), database_url, **settings)
-        processes.append(process)
-        print(f"\n{name} http://127.0.0.1:{site.url} (log: {site.log_path})")
-        return site
-
-    yield start
-    for process in processes:
-        stop_site(process)
 
 
 @pytest.fixture(scope="module")
@@ -83,100 +66,7 @@ def failing_site(site_factory) -> LiveSite:
     )
 
 
-@pytest.fixture
-def open_on(open_site):
-    """open_site for another site: the same browser setup, pointed at `site`."""
-
-    def open_(site: LiveSite, **options) -> SitePage:
-        page = open_site(**options)
-        page.base_url = site.url
-        return page
-
-    return open_
-
-
 # --- the built-in client as a user drives it ---------------------------------------------
-
-
-class Chat:
-    """The built-in client in the panel of `site`."""
-
-    def __init__(self, site: SitePage):
-        self.site = site
-        self.page = site.page
-        self.root = site.panel.locator("[data-builtin-client]")
-        self.composer = self.root.get_by_role("textbox", name="Message to the assistant")
-        self.log = self.root.get_by_role("log")
-
-    def open(self) -> "Chat":
-        self.site.launcher.click()
-        expect(self.root).to_be_visible(timeout=WIDGET_TIMEOUT * 1000 + 5000)
-        return self
-
-    def answers(self):
-        return self.log.locator(".bc-msg-assistant .bc-md")
-
-    def user_messages(self):
-        return self.log.locator(".bc-msg-user .bc-user-text")
-
-    def button(self, name: str):
-        return self.root.get_by_role("button", name=name, exact=True)
-
-    def send(self, text: str) -> None:
-        self.composer.fill(text)
-        self.composer.press("Enter")
-
-    def wait_for_answer(self, text: str, index: int = -1, timeout: float = 20_000) -> str:
-        """Wait until the answer shows `text` and the composer offers to send again (the
-        answer's stream has closed, so the server is done with the turn); return the
-        answer's text."""
-        answer = self.answers().nth(index) if index >= 0 else self.answers().last
-        expect(answer).to_contain_text(text, timeout=timeout)
-        self.wait_until_ready(timeout)
-        # Complete for screen readers too.
-        expect(answer.locator("xpath=..")).to_have_attribute("aria-busy", "false")
-        return answer.inner_text()
-
-    def wait_until_ready(self, timeout: float = 20_000) -> None:
-        """Wait until the composer can send: the stop button is the send button again."""
-        send = self.button("Send message")
-        expect(send).to_be_visible(timeout=timeout)
-        expect(send).to_be_enabled()
-
-    def wait_until_scrolled_to_end(self) -> None:
-        self.page.wait_for_function(
-            """() => {
-                const s = document.querySelector('[data-builtin-client] .bc-scroller');
-                return s.scrollHeight - s.scrollTop - s.clientHeight < 2;
-            }"""
-        )
-
-    def record_answer_text(self) -> None:
-        """Record every text the last assistant message shows, from now on."""
-        self.page.evaluate(
-            """() => {
-                window.__answerStates = [];
-                const log = document.querySelector('[data-builtin-client] .bc-log');
-                const record = () => {
-                    const answers = log.querySelectorAll('.bc-msg-assistant .bc-md');
-                    const text = answers.length ? answers[answers.length - 1].textContent : '';
-                    if (text && window.__answerStates.at(-1) !== text) {
-                        window.__answerStates.push(text);
-                    }
-                };
-                new MutationObserver(record).observe(log, {
-                    subtree: true, childList: true, characterData: true,
-                });
-            }"""
-        )
-
-    def answer_states(self) -> list[str]:
-        return self.page.evaluate("() => window.__answerStates")
-
-
-def login_and_open(site: SitePage, username: str, path: str = "/") -> Chat:
-    site.login(username, next_path=path)
-    return Chat(site).open()
 
 
 def thread_of(user) -> Thread:
@@ -186,16 +76,6 @@ def thread_of(user) -> Thread:
 
 def stored_texts(thread: Thread) -> list[tuple[str, str]]:
     return [(item.type, item.text) for item in ThreadItem.objects.filter(thread=thread)]
-
-
-def wait_until(condition, timeout: float = 10.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = condition()
-        if result:
-            return result
-        time.sleep(interval)
-    raise AssertionError(f"not true within {timeout} s: {condition}")
 
 
 # --- tests ---------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
-from django.urls import reverse
+from django.urls import resolve, reverse
 
 from chat.attachments.policy import composer_attachment_options
 from chat.context import PAGE_LIMITS
@@ -95,3 +95,18 @@ def test_config_carries_the_servers_own_limits_so_the_page_keeps_no_copies(
     assert set(config["hiddenItemTypes"]) == ThreadItem.INTERNAL_TYPES | {"end_of_turn"}
     link = config["attachmentUrl"].replace(config["attachmentIdPlaceholder"], "att_1")
     assert link == reverse("chatkit-attachment", args=["att_1"])
+
+
+def test_config_names_the_turn_endpoints_and_the_live_sync_socket(client: Client, alice):
+    client.force_login(alice)
+
+    config = chat_config(client.get("/").content.decode())
+
+    def url(name: str) -> str:
+        return config["turnUrls"][name].replace(config["threadIdPlaceholder"], "thr_1")
+
+    assert resolve(url("stop")).url_name == "chatkit-stop"
+    assert resolve(url("resume")).url_name == "chatkit-resume"
+    assert url("stop") == reverse("chatkit-stop", args=["thr_1"])
+    # The websocket is routed by chatsite/asgi.py; tests/browser/test_live.py connects to it.
+    assert config["liveUrl"] == "/ws/chat/"

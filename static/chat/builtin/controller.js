@@ -7,6 +7,14 @@
 // This module is the controller: the conversation's state (which thread, how far back it
 // is loaded, the answer streaming now) and the protocol flow (open, page, send, retry,
 // stop, the stream's events). The screen is built and wired by view.js.
+//
+// An answer runs on the server as a job of its own: it goes on when this page is left or
+// another conversation is opened, and only the stop button stops it (a stop request, not
+// a hung-up fetch). Opening a thread whose answer is still running resumes it: the thread
+// is read afresh, then the running answer's events are applied from its first one (items
+// the thread already shows are replaced in place, never added twice). Live sync
+// (static/chat/live.js) keeps this tab in step with the user's others: answers started
+// there are followed here, renames and deletions show at once.
 
 import { describeChatError } from "../notice.js";
 import { quoteText } from "../selection.js";
@@ -17,23 +25,34 @@ import { createThreadList } from "./thread-list.js";
 import { createView } from "./view.js";
 
 const ITEMS_PAGE_SIZE = 30;
+// A stream lost again within this time is resumed when the user asks, not by itself.
+const RECONNECT_PAUSE_MS = 10_000;
 
 /**
  * The built-in client. `fallbackReason` (a sentence fragment) is set when it stands in
  * for ChatKit, which the client then says in a one-line notice.
  */
-export function createBuiltinClient({ config, chatFetch, theme, fallbackReason = "" }) {
+export function createBuiltinClient({ config, chatFetch, theme, turns, live = null, fallbackReason = "" }) {
   const userId = config.userId;
   const options = config.chatkit ?? {};
   const api = options.api ?? {};
-  const protocol = createProtocol({ url: api.url, chatFetch });
+  const protocol = createProtocol({ url: api.url, chatFetch, turns });
   const attachmentOptions = options.composer?.attachments?.enabled ? options.composer.attachments : null;
 
   let threadId = rememberedThread(userId);
   let olderCursor = null;
   let loadingOlder = false;
   let generation = 0; // bumped whenever another thread is shown; late answers for the old one are dropped
-  let turn = null; // the streaming request: { controller, pendingUserId, userStored }
+  // The answer this tab streams: its own request, or one running on the server that it
+  // follows. { kind: "send" | "follow", controller, threadId, pendingUserId, userStored,
+  // stopRequested, stopSent }
+  let turn = null;
+  let opening = null; // a thread being read and asked for its running answer: { controller, done }
+  let readings = 0; // bumped by every reading of the thread: only the latest is shown
+  const ownTurns = new Set(); // turns (live sync's ids) this tab streams itself
+  const stoppedIds = new Set(); // answers shown as stopped
+  let leftDeleted = null; // the open thread, left when live sync said it was deleted
+  let lastReconnect = -Infinity; // when a lost stream was last resumed by itself
 
   const threads = options.history?.enabled !== false
     ? createThreadList({
@@ -54,7 +73,8 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
           }
         },
         onDeleted: (deletedId) => {
-          if (deletedId === threadId) {
+          // Its notice may have come first and left the thread already.
+          if (deletedId === threadId || deletedId === leftDeleted) {
             newConversation();
           }
         },
@@ -79,8 +99,17 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
   }
 
   // --- threads -------------------------------------------------------------------------
-  function newConversation() {
-    stop();
+
+  // Stop showing the answer streaming here, without stopping it: it goes on on the
+  // server, and opening its thread again resumes it.
+  function detach() {
+    opening?.controller.abort();
+    opening = null;
+    turn?.controller.abort();
+  }
+
+  function newConversation({ show = true } = {}) {
+    detach();
     generation += 1;
     threadId = null;
     olderCursor = null;
@@ -88,12 +117,14 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
     view.setTitle("");
     messages.reset([]);
     updateStart();
-    view.showConversation();
+    if (show) {
+      view.showConversation();
+    }
   }
 
-  async function openThread(openId) {
-    stop();
-    const mine = (generation += 1);
+  function openThread(openId) {
+    detach();
+    generation += 1;
     threadId = openId;
     olderCursor = null;
     rememberThread(userId, openId);
@@ -101,31 +132,127 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
     messages.reset([]);
     updateStart();
     messages.showStatus("Loading the conversation…");
+    return showThread(openId);
+  }
+
+  // Read the open thread `openId` afresh and resume the answer running in it, if any. The
+  // server is asked first whether one runs: the thread read after that has everything
+  // before the answer's first event, and the answer is replayed from that event on, so
+  // nothing is missed, and what both have is replaced in place rather than added twice.
+  async function showThread(openId) {
+    detach();
+    const mine = generation;
+    const controller = new AbortController();
+    const current = { kind: "follow", controller, threadId: openId, userStored: true };
+    let finished;
+    opening = { controller, done: new Promise((resolve) => (finished = resolve)) };
+    const mineOpening = opening;
+    let shown = false;
+    let outcome = "none";
+    try {
+      outcome = await protocol.follow(openId, {
+        signal: controller.signal,
+        ready: async (running) => {
+          shown = await readThread(openId, mine);
+          if (!shown || controller.signal.aborted) {
+            throw new Superseded();
+          }
+          if (opening === mineOpening) {
+            opening = null;
+          }
+          if (running) {
+            startTurn(current);
+          }
+          finished();
+        },
+        onEvent: (event) => {
+          if (mine === generation && turn === current) {
+            handle(event, current);
+          }
+        },
+      });
+    } catch (error) {
+      if (error instanceof Superseded || controller.signal.aborted || mine !== generation) {
+        outcome = "stopped";
+      } else if (!shown) {
+        // Whether an answer runs could not be asked: show the thread all the same.
+        console.error("The running answer could not be resumed", error);
+        await readThread(openId, mine);
+      } else {
+        lost(error, current);
+      }
+    } finally {
+      if (opening === mineOpening) {
+        opening = null;
+      }
+      finished();
+      endTurn(current);
+    }
+    if (mine === generation && outcome === "complete") {
+      afterStream(current);
+    }
+  }
+
+  // The thread and its newest items, shown in place of what is shown; false when they
+  // could not be read or another reading (or thread) came since.
+  async function readThread(openId, mine, { toEnd = true } = {}) {
+    const reading = (readings += 1);
+    const current = () => mine === generation && reading === readings;
     try {
       const [thread, page] = await Promise.all([
         protocol.call("threads.get_by_id", { thread_id: openId }),
         protocol.call("items.list", { thread_id: openId, limit: ITEMS_PAGE_SIZE, order: "desc" }),
       ]);
-      if (mine !== generation) {
-        return;
+      if (!current()) {
+        return false;
       }
       view.setTitle(thread.title);
       messages.reset([...page.data].reverse());
+      stoppedIds.forEach((itemId) => messages.markStopped(itemId));
       olderCursor = page.has_more ? page.after : null;
-      messages.scroll.toEnd();
+      updateStart();
+      if (toEnd) {
+        messages.scroll.toEnd();
+      } else {
+        messages.scroll.follow();
+      }
       fillView(mine);
+      return true;
     } catch (error) {
-      if (mine !== generation) {
-        return;
+      if (!current()) {
+        return false;
       }
       if (error.status === 404) {
         // Deleted, or not this user's: start afresh rather than show a dead thread.
-        newConversation();
-        return;
+        newConversation({ show: false });
+        return false;
       }
       messages.clearTransient();
       messages.showError(readable(error), { retry: () => openThread(openId) });
+      return false;
     }
+  }
+
+  // Read the open thread again when an answer changed it that this tab did not stream (or
+  // did not see to its end). `stopped`: the answer was stopped; `cut`: answers known to
+  // be cut short. Nothing happens while an answer streams here: its stream has the news.
+  async function refreshThread({ stopped = false, cut = [] } = {}) {
+    if (!threadId || turn || opening) {
+      return;
+    }
+    const mine = generation;
+    const shown = await readThread(threadId, mine, { toEnd: false });
+    if (!shown || turn) {
+      return;
+    }
+    const ids = [...cut];
+    if (stopped) {
+      ids.push(messages.lastAnswerOfTurn());
+    }
+    ids.filter(Boolean).forEach((itemId) => {
+      stoppedIds.add(itemId);
+      messages.markStopped(itemId);
+    });
   }
 
   // A first page shorter than the view leaves nothing to scroll up: load older at once.
@@ -161,7 +288,13 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
 
   // --- turns ---------------------------------------------------------------------------
   async function send({ text, attachments }) {
+    if (opening) {
+      // The thread is being read: the message goes after what it shows.
+      await opening.done;
+    }
     if (turn) {
+      // An answer (resumed meanwhile) is running: the message waits in the composer.
+      composer.restore(text, attachments);
       return;
     }
     messages.clearTransient();
@@ -183,7 +316,7 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
 
   async function retryLast() {
     const userMessageId = messages.lastUserMessageId();
-    if (turn || !threadId || !userMessageId) {
+    if (turn || opening || !threadId || !userMessageId) {
       return;
     }
     // The server drops everything after that message and answers it again.
@@ -191,16 +324,31 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
     await run("threads.retry_after_item", { thread_id: threadId, item_id: userMessageId }, {});
   }
 
-  function stop() {
-    turn?.controller.abort();
+  function startTurn(current) {
+    turn = current;
+    composer.setStreaming(true);
+    messages.setStreaming(true);
+  }
+
+  function endTurn(current) {
+    if (turn !== current) {
+      return;
+    }
+    turn = null;
+    composer.setStreaming(false);
+    messages.setStreaming(false);
   }
 
   async function run(type, params, { pendingUserId = null, text = "", attachments = [] }) {
     const mine = generation;
-    const current = { controller: new AbortController(), pendingUserId, userStored: !pendingUserId };
-    turn = current;
-    composer.setStreaming(true);
-    messages.setStreaming(true);
+    const current = {
+      kind: "send",
+      controller: new AbortController(),
+      threadId,
+      pendingUserId,
+      userStored: !pendingUserId,
+    };
+    startTurn(current);
     let outcome;
     try {
       outcome = await protocol.stream(type, params, {
@@ -216,22 +364,73 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
         failed(error, current, text, attachments);
       }
     } finally {
-      turn = null;
-      composer.setStreaming(false);
-      messages.setStreaming(false);
-    }
-    if (outcome === "stopped" && mine === generation) {
-      // The server keeps what was said so far; mark it as cut short here too.
-      messages.busyIds().forEach((itemId) => messages.markStopped(itemId));
-      if (!current.userStored) {
-        messages.remove(pendingUserId);
-        composer.restore(text, attachments);
-      }
-      updateStart();
+      endTurn(current);
     }
     if (mine === generation) {
+      if (outcome === "complete") {
+        afterStream(current);
+      }
+      updateStart();
       composer.focus();
     }
+  }
+
+  // The stream ended with answers still unfinished: the answer was stopped elsewhere (or
+  // its server went away). Show what the server kept.
+  function afterStream(current) {
+    const cut = messages.busyIds();
+    cut.forEach((itemId) => messages.setBusy(itemId, false));
+    if (cut.length && !current.stopSent) {
+      refreshThread({ cut });
+    }
+  }
+
+  // The stop button: the server stops the answer (wherever it runs) and keeps what it had;
+  // this tab stops reading at once and shows the kept answer when the server confirms.
+  function stop() {
+    const current = turn;
+    if (!current || current.stopRequested) {
+      return;
+    }
+    current.stopRequested = true;
+    composer.setCancellable(false);
+    stopOnceNamed(current);
+  }
+
+  // threads.create names its thread in its first event; a stop comes after that (the stop
+  // button waits for the stream's options), but a stop needs the name to be sent.
+  function stopOnceNamed(current) {
+    if (!current.stopRequested || current.stopSent || !current.threadId) {
+      return;
+    }
+    current.stopSent = true;
+    const stoppedId = current.threadId;
+    const mine = generation;
+    const cut = messages.busyIds();
+    current.controller.abort();
+    cut.forEach((itemId) => messages.setBusy(itemId, false));
+    const confirm = () =>
+      protocol
+        .stopTurn(stoppedId)
+        .then(() => {
+          if (mine !== generation) {
+            return;
+          }
+          if (turn || opening) {
+            cut.forEach((itemId) => {
+              stoppedIds.add(itemId);
+              messages.markStopped(itemId);
+            });
+          } else {
+            refreshThread({ cut, stopped: true });
+          }
+        })
+        .catch((error) => {
+          if (mine === generation) {
+            messages.showError(`The answer could not be stopped. ${readable(error)}`, { retry: confirm });
+          }
+        });
+    confirm();
   }
 
   function failed(error, current, text, attachments) {
@@ -244,15 +443,38 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
       messages.showError(`Your message was not sent. ${readable(error)}`);
       return;
     }
-    messages.showError(readable(error), error.retryable ? { retry: retryLast } : {});
+    lost(error, current);
+  }
+
+  // A stream broke after the server had the message. A lost connection loses nothing but
+  // the view: the answer goes on on the server, so read the thread again and resume it (by
+  // itself once in a while, else when the user asks).
+  function lost(error, current) {
+    const lostId = current.threadId;
+    if (error?.lost && lostId && lostId === threadId) {
+      ownTurns.clear();
+      const now = performance.now();
+      if (now - lastReconnect > RECONNECT_PAUSE_MS) {
+        lastReconnect = now;
+        openThread(lostId);
+      } else {
+        messages.showError(readable(error), { retry: () => openThread(lostId), retryLabel: "Reconnect" });
+      }
+      return;
+    }
+    messages.showError(readable(error), error.retryable && !error.lost ? { retry: retryLast } : {});
   }
 
   function handle(event, current) {
     switch (event.type) {
       case "thread.created":
+        current.threadId = event.thread.id;
         threadId = event.thread.id;
         rememberThread(userId, threadId);
-        view.setTitle(event.thread.title);
+        if (event.thread.title) {
+          view.setTitle(event.thread.title);
+        }
+        stopOnceNamed(current);
         break;
       case "thread.updated":
         view.setTitle(event.thread.title);
@@ -312,11 +534,65 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
     await protocol.call("items.feedback", { thread_id: threadId, item_ids: [itemId], kind });
   }
 
+  // --- live sync: the user's other tabs and devices ---------------------------------------
+  function onLive(message) {
+    switch (message.type) {
+      case "thread.created":
+        threads?.add({ id: message.thread_id, title: message.title, created_at: new Date().toISOString() });
+        break;
+      case "thread.updated":
+        threads?.setTitle(message.thread_id, message.title);
+        if (message.thread_id === threadId) {
+          view.setTitle(message.title);
+        }
+        break;
+      case "thread.deleted":
+        threads?.remove(message.thread_id);
+        if (message.thread_id === threadId) {
+          // Gone (deleted in another tab, or here): back to the start; the history stays
+          // if it is shown.
+          leftDeleted = threadId;
+          newConversation({ show: false });
+        }
+        break;
+      case "turn.started":
+        if (turn && (turn.threadId === message.thread_id || (turn.kind === "send" && !turn.threadId))) {
+          ownTurns.add(message.turn_id); // this tab's own answer, or the one it follows
+        } else if (message.thread_id === threadId && !turn) {
+          // Asked in another tab (or device): follow it here as it grows.
+          ownTurns.add(message.turn_id);
+          showThread(threadId);
+        }
+        break;
+      case "turn.finished":
+        if (ownTurns.delete(message.turn_id)) {
+          break; // its stream shows how it ended
+        }
+        if (message.thread_id === threadId && !(turn && turn.threadId === threadId)) {
+          refreshThread({ stopped: message.state === "stopped" });
+        }
+        break;
+      case "live.ready":
+        if (message.reconnected) {
+          // Notices may have been missed while the connection was down: look again.
+          ownTurns.clear();
+          if (threadId && !turn && !opening) {
+            showThread(threadId);
+          }
+          threads?.reload();
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
   // --- the client interface --------------------------------------------------------------
   return {
     mount(container) {
       updateStart();
       container.replaceChildren(view.root);
+      live?.subscribe(onLive);
       if (threadId) {
         openThread(threadId);
       }
@@ -334,6 +610,9 @@ export function createBuiltinClient({ config, chatFetch, theme, fallbackReason =
     },
   };
 }
+
+// A reading of a thread that another one overtook.
+class Superseded extends Error {}
 
 function readable(error) {
   if (error?.name === "ChatRequestError" || error?.name === "SessionEndedError") {

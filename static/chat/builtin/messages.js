@@ -301,9 +301,10 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
         .filter((entry) => entry.element.getAttribute("aria-busy") === "true")
         .map((entry) => entry.item.id);
     },
+    /** Mark an answer as cut short by a stop (once, however often it is said). */
     markStopped(itemId) {
       const entry = entries.get(itemId);
-      if (!entry) {
+      if (!entry || entry.element.querySelector(":scope > .bc-stopped")) {
         return;
       }
       entry.element.setAttribute("aria-busy", "false");
@@ -316,6 +317,12 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
         clearStatus();
       }
       refreshActions();
+    },
+    /** The answer after the last user message (the last turn's), or null. */
+    lastAnswerOfTurn() {
+      const lastUser = lastOfType("user_message");
+      const lastAnswer = lastOfType("assistant_message");
+      return lastAnswer && (!lastUser || follows(lastAnswer, lastUser)) ? lastAnswer.item.id : null;
     },
     lastUserMessageId() {
       const entry = lastOfType("user_message");

@@ -3,6 +3,8 @@
 // arrive. Every request goes through the page's chatFetch, so the Bearer token, the 401
 // renewal and the page context are exactly those of the ChatKit widget.
 
+import { createEventStreamParser } from "../sse.js";
+
 /** A request the server refused, or that never reached it, in words a user can read. */
 export class ChatRequestError extends Error {
   constructor(message, { status = 0, retryable = false } = {}) {
@@ -11,58 +13,6 @@ export class ChatRequestError extends Error {
     this.status = status;
     this.retryable = retryable;
   }
-}
-
-/**
- * An incremental parser of a text/event-stream body: push() decoded text as it arrives,
- * end() at the end of the body. `onEvent` gets each `data:` payload, JSON-decoded.
- * Comment lines (the server's `: keepalive`) and other fields are ignored.
- */
-export function createEventStreamParser(onEvent) {
-  let buffer = "";
-  let data = [];
-
-  function line(text) {
-    if (text === "") {
-      dispatch();
-    } else if (text.startsWith("data:")) {
-      // One optional space after the colon belongs to the syntax, not to the payload.
-      data.push(text.slice(text.startsWith("data: ") ? 6 : 5));
-    }
-  }
-
-  function dispatch() {
-    if (data.length === 0) {
-      return;
-    }
-    const payload = data.join("\n");
-    data = [];
-    let event;
-    try {
-      event = JSON.parse(payload);
-    } catch {
-      console.error("Ignoring an event that is not JSON:", payload.slice(0, 200));
-      return;
-    }
-    onEvent(event);
-  }
-
-  return {
-    push(text) {
-      buffer += text;
-      const lines = buffer.split(/\r\n|\r|\n/);
-      // The last piece may be half a line: keep it for the next chunk.
-      buffer = lines.pop();
-      lines.forEach(line);
-    },
-    end() {
-      if (buffer) {
-        line(buffer);
-        buffer = "";
-      }
-      dispatch();
-    },
-  };
 }
 
 /** What an HTTP error status means for the user. */
@@ -87,10 +37,12 @@ export function describeHttpError(status, detail) {
 }
 
 /**
- * The protocol over `chatFetch` at `url` (the endpoint, e.g. /chatkit/).
- * Returns { call(type, params), stream(type, params, { signal, onEvent }), upload(url, form) }.
+ * The protocol over `chatFetch` at `url` (the endpoint, e.g. /chatkit/); `turns` is the
+ * page's turn API (static/chat/turns.js) for the answers that run on the server.
+ * Returns { call(type, params), stream(type, params, { signal, onEvent }),
+ * follow(threadId, { signal, onEvent }), stopTurn(threadId), upload(url, form) }.
  */
-export function createProtocol({ url, chatFetch }) {
+export function createProtocol({ url, chatFetch, turns }) {
   async function send(body, init = {}) {
     let response;
     try {
@@ -107,6 +59,35 @@ export function createProtocol({ url, chatFetch }) {
       throw await responseError(response);
     }
     return response;
+  }
+
+  // The events of a streaming response as they arrive: "complete" when the server ended
+  // the stream, "stopped" when `signal` aborted it.
+  async function readEvents(response, { signal, onEvent }) {
+    const parser = createEventStreamParser(onEvent);
+    const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) {
+          break;
+        }
+        parser.push(value);
+      }
+    } catch (error) {
+      if (signal?.aborted) {
+        return "stopped";
+      }
+      const lostConnection = new ChatRequestError(
+        "The connection was lost while the assistant was answering.",
+        { retryable: true },
+      );
+      // The answer itself goes on on the server: it can be resumed.
+      lostConnection.lost = true;
+      throw lostConnection;
+    }
+    parser.end();
+    return "complete";
   }
 
   return {
@@ -130,27 +111,45 @@ export function createProtocol({ url, chatFetch }) {
         }
         throw error;
       }
-      const parser = createEventStreamParser(onEvent);
-      const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+      return readEvents(response, { signal, onEvent });
+    },
+
+    /**
+     * Follow the answer running in `threadId`, from its first event (the server replays
+     * it) until it ends. `ready()` runs once the server has said whether one runs, before
+     * any event is handed to `onEvent`. Resolves to "none" when no answer is running,
+     * else like stream().
+     */
+    async follow(threadId, { signal, onEvent, ready = async () => {} }) {
+      let response;
       try {
-        for (;;) {
-          const { value, done } = await reader.read();
-          if (done) {
-            break;
-          }
-          parser.push(value);
-        }
+        response = await turns.resume(threadId, { signal });
       } catch (error) {
         if (signal?.aborted) {
           return "stopped";
         }
-        throw new ChatRequestError(
-          "The connection was lost while the assistant was answering.",
-          { retryable: true },
-        );
+        throw error.name === "TurnRequestError" ? refusal(error.status, error.detail) : unreachable(error);
       }
-      parser.end();
-      return "complete";
+      if (!response) {
+        await ready(false);
+        return "none";
+      }
+      try {
+        await ready(true);
+      } catch (error) {
+        response.body.cancel().catch(() => {});
+        throw error;
+      }
+      if (signal?.aborted) {
+        response.body.cancel().catch(() => {});
+        return "stopped";
+      }
+      return readEvents(response, { signal, onEvent });
+    },
+
+    /** Stop the answer running in `threadId`; resolves once the server kept what it had. */
+    stopTurn(threadId) {
+      return turns.stop(threadId);
     },
 
     /** POST a multipart form (a direct upload) through chatFetch; the decoded JSON. */
@@ -188,7 +187,10 @@ export async function responseError(response) {
   } catch {
     // Not JSON: the status says enough.
   }
-  const status = response.status;
+  return refusal(response.status, detail);
+}
+
+function refusal(status, detail) {
   return new ChatRequestError(describeHttpError(status, detail), {
     status,
     retryable: status === 429 || status >= 500,

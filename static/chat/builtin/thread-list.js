@@ -1,6 +1,7 @@
 // The history: the user's conversations, newest first, loaded a page at a time as the
 // list is scrolled (threads.list with limit + after); each can be opened, renamed
-// (threads.update) and deleted (threads.delete).
+// (threads.update) and deleted (threads.delete). Live sync adds, renames and removes rows
+// as the user's other tabs change them.
 
 import { h, iconButton } from "./dom.js";
 
@@ -12,8 +13,8 @@ const dateFormat = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", tim
 /**
  * `allow`: { rename, delete }; `titleMaxLength`: the longest title the server stores;
  * `currentId()`: the open thread; `onOpen(thread)`, `onRenamed(thread)`, `onDeleted(id)`.
- * Returns { element, refresh(), setTitle(id, title), focus() }; `element` goes into the
- * history view.
+ * Returns { element, refresh(), reload(), add(thread), remove(id), setTitle(id, title),
+ * focus() }; `element` goes into the history view.
  */
 export function createThreadList({ protocol, allow, titleMaxLength, currentId, onOpen, onRenamed, onDeleted }) {
   const list = h("ul", { class: "bc-threads", "aria-label": "Conversations" });
@@ -25,6 +26,8 @@ export function createThreadList({ protocol, allow, titleMaxLength, currentId, o
   let hasMore = false;
   let loading = null;
   let generation = 0;
+  let loaded = false; // shown at least once: rows kept up to date from then on
+  const known = new Map(); // thread id -> the thread its row shows
 
   async function loadPage() {
     if (loading) {
@@ -38,7 +41,7 @@ export function createThreadList({ protocol, allow, titleMaxLength, currentId, o
         if (mine !== generation) {
           return;
         }
-        page.data.forEach((thread) => list.append(row(thread)));
+        page.data.filter((thread) => !rowOf(thread.id)).forEach((thread) => list.append(row(thread)));
         after = page.after ?? null;
         hasMore = Boolean(page.has_more && after);
         status.textContent = list.children.length ? "" : "No conversations yet.";
@@ -67,8 +70,19 @@ export function createThreadList({ protocol, allow, titleMaxLength, currentId, o
 
   function row(thread) {
     const item = h("li", { class: "bc-thread", "data-thread-id": thread.id });
+    known.set(thread.id, thread);
     fill(item, thread);
     return item;
+  }
+
+  function rowOf(id) {
+    return list.querySelector(`[data-thread-id="${CSS.escape(id)}"]`);
+  }
+
+  function updateStatus() {
+    if (!loading) {
+      status.textContent = list.children.length ? "" : "No conversations yet.";
+    }
   }
 
   function fill(item, thread) {
@@ -86,12 +100,12 @@ export function createThreadList({ protocol, allow, titleMaxLength, currentId, o
     open.addEventListener("click", () => onOpen(thread));
     const buttons = [];
     if (allow.rename) {
-      const rename = iconButton("pencil", `Rename “${title}”`);
+      const rename = iconButton("pencil", `Rename “${title}”`, { "data-action": "rename" });
       rename.addEventListener("click", () => startRename(item, thread));
       buttons.push(rename);
     }
     if (allow.delete) {
-      const remove = iconButton("trash", `Delete “${title}”`);
+      const remove = iconButton("trash", `Delete “${title}”`, { "data-action": "delete" });
       remove.addEventListener("click", () => confirmDelete(item, thread));
       buttons.push(remove);
     }
@@ -165,7 +179,8 @@ export function createThreadList({ protocol, allow, titleMaxLength, currentId, o
         await protocol.call("threads.delete", { thread_id: thread.id });
         const next = item.nextElementSibling ?? item.previousElementSibling;
         item.remove();
-        status.textContent = list.children.length ? "" : "No conversations yet.";
+        known.delete(thread.id);
+        updateStatus();
         onDeleted(thread.id);
         (next?.querySelector(".bc-thread-open") ?? element.closest(".bc")?.querySelector(".bc-history-back"))?.focus();
       } catch (error) {
@@ -182,18 +197,58 @@ export function createThreadList({ protocol, allow, titleMaxLength, currentId, o
     /** Load the list afresh (it is shown again, and may have changed meanwhile). */
     refresh() {
       generation += 1;
+      loaded = true;
       loading = null;
       after = null;
       hasMore = false;
       list.replaceChildren();
+      known.clear();
       scroller.scrollTop = 0;
       return loadPage();
     },
+    /** Load the list afresh if it was ever shown (notices may have been missed). */
+    reload() {
+      return loaded ? this.refresh() : Promise.resolve();
+    },
+    /** A conversation started elsewhere: at the top, as the newest. */
+    add(thread) {
+      if (!loaded || rowOf(thread.id)) {
+        return;
+      }
+      list.prepend(row(thread));
+      updateStatus();
+    },
+    /** A conversation deleted elsewhere. */
+    remove(id) {
+      const item = rowOf(id);
+      if (!item) {
+        return;
+      }
+      const hadFocus = item.contains(document.activeElement);
+      const next = item.nextElementSibling ?? item.previousElementSibling;
+      item.remove();
+      known.delete(id);
+      updateStatus();
+      if (hadFocus) {
+        (next?.querySelector(".bc-thread-open") ?? element.closest(".bc")?.querySelector(".bc-history-back"))?.focus();
+      }
+    },
+    /** A new title, wherever it was given; a rename being typed here keeps its text. */
     setTitle(id, title) {
-      const item = list.querySelector(`[data-thread-id="${CSS.escape(id)}"]`);
+      const thread = known.get(id);
+      if (thread) {
+        thread.title = title;
+      }
+      const item = rowOf(id);
+      const shown = title || "New conversation";
       const span = item?.querySelector(".bc-thread-title");
       if (span) {
-        span.textContent = title || "New conversation";
+        span.textContent = shown;
+      }
+      for (const [action, verb] of [["rename", "Rename"], ["delete", "Delete"]]) {
+        const button = item?.querySelector(`[data-action="${action}"]`);
+        button?.setAttribute("aria-label", `${verb} “${shown}”`);
+        button?.setAttribute("title", `${verb} “${shown}”`);
       }
     },
     focus() {
