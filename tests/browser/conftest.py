@@ -44,13 +44,6 @@ def require_chromium() -> None:
         pytest.skip(f"{CHROMIUM} is missing: install Debian's chromium package (.ci/run does)")
 
 
-@pytest.fixture(autouse=True)
-def no_turn_outlives_its_test():
-    """Overrides the async fixture of tests/conftest.py for this folder, for the same reason:
-    turns here run in the daphne processes, not in the test's own loop."""
-    yield
-
-
 @pytest.fixture(scope="session")
 def live_site(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[LiveSite]:
     """The real site (chatsite.asgi under daphne) on a free loopback port, on the test DB."""
