@@ -68,7 +68,8 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
       entry.actions = h("div", { class: "bc-msg-actions" });
       entry.element = h(
         "article",
-        { class: "bc-msg bc-msg-assistant", "data-item-id": item.id },
+        // Complete unless a stream says otherwise (setBusy): a stored answer is whole.
+        { class: "bc-msg bc-msg-assistant", "data-item-id": item.id, "aria-busy": "false" },
         h("span", { class: "bc-sr" }, "The assistant said:"),
         entry.body,
         entry.actions,
