@@ -23,7 +23,6 @@ from datetime import timedelta
 
 from channels.layers import get_channel_layer
 from chatkit.server import StreamingResult
-from chatkit.types import ErrorEvent
 from django.utils import timezone
 
 from chat import models
@@ -31,6 +30,7 @@ from chat.chatkit import broadcast, recovery
 from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.server import SiteChatKitServer
+from chat.chatkit.sse import error_event
 from chat.chatkit.tasks import ProcessTask, detached
 from chat.conf import app_settings
 from chat.context import RequestContext
@@ -48,11 +48,6 @@ RUNNERS: dict[str, "TurnRunner"] = {}
 # its turn is released, before it has recorded and published its end: shutdown waits for
 # these.
 TASKS: set[asyncio.Task] = set()
-
-
-def error_chunk(message: str) -> bytes:
-    event = ErrorEvent(code="custom", message=message, allow_retry=True)
-    return b"data: " + event.model_dump_json().encode() + b"\n\n"
 
 
 class TurnRunner:
@@ -125,7 +120,7 @@ class TurnRunner:
         except Exception:
             self.outcome = "failed"
             logger.exception("Turn %s in thread %s failed", self.turn_id, self.thread_id)
-            await self.emit(error_chunk("Something went wrong while answering. Please retry."))
+            await self.emit(error_event("Something went wrong while answering. Please retry."))
         finally:
             await self.finish(publisher, listener)
 
