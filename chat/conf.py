@@ -313,8 +313,8 @@ class AppSettings:
         )
 
 
-# Read by chatsite/settings.py for other apps (CORS), not a chat.conf setting.
-OTHER_VARIABLES = {"CHAT_ALLOWED_ORIGINS"}
+# Read by chatsite/settings.py for other apps (CORS, storage), not chat.conf settings.
+OTHER_VARIABLES = {"CHAT_ALLOWED_ORIGINS", "CHAT_MEDIA_STORAGE"}
 
 
 def unread_variables(environ: Mapping[str, str]) -> list[str]:

@@ -13,6 +13,7 @@ import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
 from chat.conf import environment_settings
+from chatsite.observability import init_sentry, logging_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -59,6 +60,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: one log line and the metrics for every request, then the probes (answered
+    # before the host check and the HTTPS redirect; see chatsite/middleware.py).
+    "chatsite.observability.RequestObservabilityMiddleware",
+    "chatsite.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chatsite.middleware.ContentSecurityPolicyMiddleware",
     "chatsite.middleware.AsyncWhiteNoiseMiddleware",
@@ -146,17 +151,42 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production (DEBUG=0): hashed names from `collectstatic` (served with a year-long
+# immutable cache by WhiteNoise) and gzip/Brotli copies made once. Development and the
+# tests: plain names, straight from the source folders, nothing to collect first.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
 }
-# Serve straight from the app and project static folders when nothing was collected, so
-# a test server or a fresh checkout works without `collectstatic`.
-WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+# Uploaded files: local disk (MEDIA_ROOT, the default) or an S3-compatible bucket, which
+# every worker and host sees alike. Files are always served through the site (signed
+# links, owner checks), never straight from the bucket.
+MEDIA_STORAGE = os.environ.get("CHAT_MEDIA_STORAGE", "") or "filesystem"
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+    AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("CHAT_MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the host's IAM role.
+    AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+    AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # a key prefix inside the bucket
+    AWS_DEFAULT_ACL = None  # the bucket's own policy: private
+    AWS_S3_FILE_OVERWRITE = False
+elif MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured(
+        f"CHAT_MEDIA_STORAGE={MEDIA_STORAGE!r}: expected 'filesystem' (the default) or 's3'."
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -179,11 +209,16 @@ SIMPLE_JWT = {
     "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", SECRET_KEY),
 }
 
+# JSON lines in production (one object per record; see chatsite/observability.py), plain
+# text for a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: expected 'json' or 'plain'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"site": logging_formatter(LOG_FORMAT)},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "site"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # The SDKs log every request at INFO; keep them for warnings and errors.
@@ -227,3 +262,14 @@ OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 # The CHAT_* variables that are set. Defaults, how each variable reads and what an empty
 # one means live in chat/conf.py; `manage.py check` validates the values.
 globals().update(environment_settings(os.environ))
+
+# --- Observability (chatsite/observability.py) ------------------------------------------
+# /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    init_sentry(
+        SENTRY_DSN,
+        os.environ.get("SENTRY_ENVIRONMENT", ""),
+        float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )

@@ -68,7 +68,7 @@ django.setup()
 from django.test import Client
 client = Client()
 started = time.monotonic()
-health = client.get("/healthz/")
+health = client.get("/readyz/")
 chat = client.post("/chatkit/", '{"type": "threads.list", "params": {}}',
                    content_type="application/json", headers={"Authorization": "Bearer %s"})
 print(json.dumps({

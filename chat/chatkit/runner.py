@@ -18,6 +18,7 @@ import functools
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -34,7 +35,7 @@ from chat.chatkit.sse import error_event
 from chat.chatkit.tasks import ProcessTask, detached
 from chat.conf import app_settings
 from chat.context import RequestContext
-from chatsite import db
+from chatsite import db, observability
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +81,7 @@ class TurnRunner:
         self.started = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.unpublished: list[list] = []
+        self.first_token_at: float | None = None  # for chat_time_to_first_token_seconds
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -149,10 +151,18 @@ class TurnRunner:
             with contextlib.suppress(Exception):
                 await self.flush()
         self.log.emit(f"200/{self.outcome}")
+        observability.record_turn(
+            self.outcome,
+            time.monotonic() - self.log.started,
+            None if self.first_token_at is None else self.first_token_at - self.log.started,
+            (self.log.usage.input_tokens, self.log.usage.output_tokens),
+        )
 
     # --- events ----------------------------------------------------------------------------
 
     async def emit(self, chunk: bytes) -> None:
+        if self.first_token_at is None and b"text_delta" in chunk:
+            self.first_token_at = time.monotonic()
         async with self.changed:
             self.chunks.append(chunk)
             self.changed.notify_all()
