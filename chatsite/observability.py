@@ -73,7 +73,7 @@ def client_address(request: HttpRequest) -> str:
 def route_of(request: HttpRequest) -> str:
     """A low-cardinality name for the path: the URL pattern, `static`, or `unmatched`."""
     match = getattr(request, "resolver_match", None)
-    if match is not None and match.route:
+    if match is not None:
         return "/" + match.route
     if request.path_info.startswith(settings.STATIC_URL):
         return "static"
