@@ -2,8 +2,9 @@
 
 - Logs: `LOG_FORMAT=json` (the production default) writes every log record as one JSON
   object per line (python-json-logger). Each HTTP request gets one line on the
-  `chatsite.requests` logger (`http`: method, path, route, status, duration, user, client
-  address); each ChatKit request and each turn gets one on `chat.requests` (`chatkit`:
+  `chatsite.requests` logger (`http`: method, path, route, status, duration, client address;
+  not the user: finding out would cost a session read in every request), and
+  each ChatKit request and each turn gets one on `chat.requests` (`chatkit`:
   user, thread, type, status, duration, tokens, model; see chat/chatkit/requestlog.py).
 - Metrics: `/metrics` in Prometheus' text format, only with `METRICS_TOKEN` set and sent
   as `Authorization: Bearer <token>` (404 otherwise). Each worker counts its own
@@ -117,14 +118,12 @@ class RequestObservabilityMiddleware:
             LIMIT_REFUSALS.labels(route).inc()
         if response.streaming and response.is_async:
             response.streaming_content = counted_stream(response.streaming_content)
-        user = getattr(request, "user", None)
         fields = {
             "method": request.method,
             "path": request.path_info,
             "route": route,
             "status": status,
             "duration_ms": round(seconds * 1000),
-            "user": user.pk if user is not None and user.is_authenticated else "-",
             "client": client_address(request),
         }
         level = logging.DEBUG if route in PROBE_PATHS else logging.INFO

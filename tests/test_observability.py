@@ -121,7 +121,6 @@ async def test_json_log_lines_parse_and_carry_the_request_and_the_turn(
         ("/chatkit/", 200),
         ("/", 200),
     ]
-    assert http[0]["user"] == "-"  # a Bearer request: no session user at the middleware
     assert http[1]["client"] == "127.0.0.1"  # never the X-Forwarded-For a client sent
     (turn,) = turns
     assert turn["user"] == alice.pk
