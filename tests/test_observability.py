@@ -3,12 +3,15 @@
 import io
 import json
 import logging
+import subprocess
+import sys
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from pythonjsonlogger.json import JsonFormatter
 
 from chatsite.observability import logging_formatter
+from tests.instances import ROOT, instance_environment
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -130,3 +133,27 @@ async def test_json_log_lines_parse_and_carry_the_request_and_the_turn(
     assert turn["model"] == "demo"
     assert turn["output_tokens"] > 0
     assert turn["duration_ms"] >= 0
+
+
+SENTRY_PROBE = """
+import sys
+import django
+django.setup()
+loaded = "sentry_sdk" in sys.modules
+active = loaded and __import__("sentry_sdk").get_client().is_active()
+print(loaded, active)
+"""
+
+
+@pytest.mark.parametrize(
+    "dsn, expected", [("", "False False"), ("http://key@127.0.0.1:9/1", "True True")]
+)
+def test_sentry_is_imported_and_started_only_with_a_dsn(dsn, expected):
+    result = subprocess.run(
+        [sys.executable, "-c", SENTRY_PROBE],
+        capture_output=True, text=True, cwd=ROOT,
+        env=instance_environment(SENTRY_DSN=dsn), timeout=60,
+    )
+
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().splitlines()[-1] == expected
