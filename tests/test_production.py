@@ -225,3 +225,20 @@ async def test_pages_allow_the_chatkit_cdn_and_nothing_else_external(async_clien
     assert external == {"https://cdn.example-chatkit.test"}
     assert "'unsafe-eval'" not in policy
     assert "script-src 'self' 'unsafe-inline'" not in policy
+
+
+@pytest.mark.parametrize(
+    "variables, named",
+    [
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml'"),
+        ({"CHAT_MEDIA_STORAGE": "ftp"}, "CHAT_MEDIA_STORAGE='ftp'"),
+        ({"CHAT_MEDIA_STORAGE": "s3"}, "AWS_STORAGE_BUCKET_NAME"),
+    ],
+)
+def test_deployment_settings_that_cannot_work_stop_the_start_naming_the_variable(
+    variables, named
+):
+    result = manage("check", **{**PRODUCTION_ENV, **variables})
+
+    assert result.returncode != 0
+    assert named in result.stderr
