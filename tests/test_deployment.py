@@ -235,6 +235,20 @@ def test_nginx_compresses_javascript_itself_too():
     assert "application/json" in gzip_types
 
 
+def test_nginx_looks_the_workers_up_again_while_running():
+    """A proxy_pass naming its upstream through a variable is resolved at run time by the
+    `resolver`, again once `valid` runs out: replicas added by scaling are seen."""
+    config = re.sub(r"#[^\n]*", "", NGINX_CONF.read_text())  # directives only
+    resolver = re.search(r"^resolver (\S+) valid=(\d+)s", config, re.M)
+
+    assert resolver and resolver.group(1) == "127.0.0.11"  # Docker's DNS
+    assert int(resolver.group(2)) <= 30
+    assert "set $site_upstream http://web:8000;" in config
+    passes = re.findall(r"proxy_pass ([^;]+);", config)
+    assert passes and set(passes) == {"$site_upstream"}
+    assert not re.search(r"^\s*upstream ", config, re.M)  # resolved once, at start
+
+
 def test_https_from_the_tls_proxy_is_kept_and_a_clients_claim_is_not(site):
     proxied = fetch(site, "GET", "/about/")
     claimed = fetch(
