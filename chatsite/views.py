@@ -7,6 +7,7 @@ probes a worker by its address, over plain HTTP, whatever `ALLOWED_HOSTS` says.
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 
 from channels.layers import get_channel_layer
 from django.conf import settings
@@ -68,14 +69,19 @@ async def check_channel_layer() -> None:
         raise RuntimeError("the channel layer returned another message")
 
 
-def readiness_checks() -> dict:
+Check = Callable[[], Awaitable[None]]
+
+
+def readiness_checks() -> dict[str, Check]:
+    """What `/readyz/` checks: Redis only where the site uses it."""
     checks = {"database": check_database, "channel_layer": check_channel_layer}
     if settings.REDIS_URL:
         checks["redis"] = check_redis
     return checks
 
 
-async def probe(name: str, check) -> str:
+async def probe(name: str, check: Check) -> str:
+    """"ok", or "unavailable" when the check fails or takes longer than PROBE_TIMEOUT."""
     try:
         await asyncio.wait_for(check(), PROBE_TIMEOUT)
         return "ok"
