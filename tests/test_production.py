@@ -242,3 +242,21 @@ def test_deployment_settings_that_cannot_work_stop_the_start_naming_the_variable
 
     assert result.returncode != 0
     assert named in result.stderr
+
+
+def test_concurrent_migrate_locked_runs_on_a_fresh_sqlite_database_all_succeed(tmp_path):
+    """The lock file beside the database serialises them (plain `migrate` run three times
+    at once fails here; PostgreSQL: tests/test_deployment.py, where three compose
+    `migrate` jobs start at once)."""
+    env = instance_environment(DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "migrate_locked", "--noinput"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert sum("Applying chat." in output for output in outputs) == 1
