@@ -1,0 +1,226 @@
+"""The admin's insights page and feedback review queue: who may open them, what they show
+(figures per day, model and user; each rated answer with the question before it, its page
+and thread), the filters, the CSV, and that review statuses feed the insights."""
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.contrib.admin.utils import quote
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from chat import models
+from chat.review import insights as insight
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+INSIGHTS = "/admin/chat/insights/"
+QUEUE = "/admin/chat/feedback-review/"
+
+
+def logged_in(user) -> Client:
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+def usage(user, thread, model, tokens=(100, 50), first=300, duration=1200, days_ago=0):
+    row = models.TokenUsage.objects.create(
+        user=user,
+        thread=thread,
+        model=model,
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        first_token_ms=first,
+        duration_ms=duration,
+    )
+    if days_ago:
+        models.TokenUsage.objects.filter(pk=row.pk).update(
+            created_at=timezone.now() - timedelta(days=days_ago)
+        )
+    return row
+
+
+@pytest.fixture
+def rated(alice, bob):
+    """Alice asked from a docs page and rated the answer down; bob rated his up."""
+    thread = factories.make_thread(alice, "thr_a", title="Alice's question")
+    question = factories.user_says(thread, "msg_q", "How do I double x?")
+    models.ThreadItem.objects.filter(pk=question.pk).update(
+        page={
+            "url": "https://docs.example.com/math",
+            "title": "Math guide",
+            "selection": "x * 2",
+        }
+    )
+    answer = factories.assistant_says(thread, "msg_a", "Use `return x * 2`.")
+    models.Feedback.objects.create(item=answer, user=alice, kind="negative")
+    usage(alice, thread, "gpt-4.1-mini")
+    other = factories.make_thread(bob, "thr_b", title="Bob's")
+    factories.user_says(other, "msg_bq", "Hi")
+    bob_answer = factories.assistant_says(other, "msg_ba", "Hello Bob")
+    models.Feedback.objects.create(item=bob_answer, user=bob, kind="positive")
+    usage(bob, other, "demo", tokens=(10, 5), first=100, duration=400)
+    models.Thread.objects.update(created_at=timezone.now())
+    return thread
+
+
+# --- who may open them -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [INSIGHTS, QUEUE])
+def test_a_reviewer_opens_the_pages(reviewer, rated, url):
+    response = logged_in(reviewer).get(url)
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize("url", [INSIGHTS, QUEUE])
+def test_staff_without_view_thread_are_refused(staff, url):
+    assert logged_in(staff).get(url).status_code == 403
+
+
+@pytest.mark.parametrize("url", [INSIGHTS, QUEUE])
+def test_site_users_and_visitors_get_the_admin_login(alice, url):
+    for client in (logged_in(alice), Client()):
+        response = client.get(url)
+        assert response.status_code == 302
+        assert response["Location"].startswith("/admin/login/")
+
+
+def test_a_site_user_cannot_post_a_review(alice, rated):
+    feedback = models.Feedback.objects.get(kind="negative")
+    logged_in(alice).post(QUEUE, {"feedback": feedback.pk, "review_status": "reviewed"})
+    assert models.Feedback.objects.get(pk=feedback.pk).review_status == "new"
+
+
+def test_the_admin_index_links_the_pages_for_reviewers_only(reviewer, staff):
+    body = logged_in(reviewer).get("/admin/").content.decode()
+    assert INSIGHTS in body and QUEUE in body
+    assert INSIGHTS not in logged_in(staff).get("/admin/").content.decode()
+
+
+# --- insights ------------------------------------------------------------------------------
+
+
+def test_insights_per_day_model_and_user(reviewer, rated, alice, settings):
+    settings.CHAT_MODEL_PRICES = {"gpt-4.1-mini": [1.0, 2.0]}
+    usage(alice, rated, "gpt-4.1-mini", tokens=(1000, 1000), first=500, duration=2000,
+          days_ago=3)
+    models.LimitRefusal.objects.create(user=alice, limit="rate")
+
+    report = insight.insights(insight.default_filters())
+
+    today = report.days[-1]
+    assert today.messages == 2 and today.active_users == 2 and today.threads == 2
+    assert today.tokens == 165
+    assert today.positive == 1 and today.negative == 1 and today.refusals == 1
+    assert report.days[-4].messages == 1 and report.days[-4].tokens == 2000
+    assert report.days[-4].cost == pytest.approx((1000 * 1.0 + 1000 * 2.0) / 1e6)
+    by_model = {group.name: group for group in report.models}
+    assert by_model["gpt-4.1-mini"].messages == 2
+    assert by_model["gpt-4.1-mini"].first_token_p50 == pytest.approx(400)
+    assert by_model["demo"].duration_p95 == pytest.approx(400)
+    assert report.unpriced == ["demo"]
+    assert [group.name for group in report.users] == ["alice", "bob"]
+    assert report.latency.first_token_p50 == pytest.approx(300)
+    assert report.refusals == {"Message rate": 1}
+
+
+def test_the_page_shows_figures_charts_and_filters_by_user(reviewer, rated):
+    client = logged_in(reviewer)
+    body = client.get(INSIGHTS).content.decode()
+    assert body.count("<svg") >= 5
+    assert "gpt-4.1-mini" in body and "alice" in body and "bob" in body
+
+    only_bob = client.get(INSIGHTS, {"user": "bob"}).content.decode()
+    assert "gpt-4.1-mini" not in only_bob and "demo" in only_bob
+
+
+def test_bad_filters_are_named_not_a_crash(reviewer, rated):
+    body = logged_in(reviewer).get(INSIGHTS, {"start": "soon", "user": "nobody"}).content
+    assert b"Dates are YYYY-MM-DD" in body
+    body = logged_in(reviewer).get(INSIGHTS, {"user": "nobody"}).content
+    assert b"No user named" in body
+
+
+def test_csv_download_has_a_row_per_day(reviewer, rated):
+    today = timezone.localdate()
+    response = logged_in(reviewer).get(
+        INSIGHTS,
+        {"start": (today - timedelta(days=6)).isoformat(), "end": today.isoformat(),
+         "format": "csv"},
+    )
+    assert response["Content-Type"].startswith("text/csv")
+    assert "attachment" in response["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(response.content.decode())))
+    assert len(rows) == 7
+    assert rows[-1]["day"] == today.isoformat()
+    assert rows[-1]["messages"] == "2" and rows[-1]["feedback_negative"] == "1"
+
+
+def test_a_chart_label_from_a_user_is_text_not_markup():
+    from chat.review.charts import Series, bar_chart
+
+    svg = str(bar_chart("<script>x</script>", ["<b>"], [Series("<i>", [1])]))
+    assert "<script>" not in svg and "&lt;script&gt;" in svg and "<b>" not in svg
+
+
+# --- the review queue ------------------------------------------------------------------------
+
+
+def test_each_rated_answer_comes_with_its_question_page_and_thread(reviewer, rated):
+    body = logged_in(reviewer).get(QUEUE).content.decode()
+    assert "How do I double x?" in body
+    assert "Use `return x * 2`." in body
+    assert 'href="https://docs.example.com/math"' in body and "Math guide" in body
+    assert "x * 2</blockquote>" in body
+    thread_page = reverse("admin:chat_thread_change", args=[quote("thr_a")])
+    assert f'href="{thread_page}#item-msg_a"' in body
+    assert "gpt-4.1-mini" in body
+
+
+def test_filters_by_status_kind_model_and_date(reviewer, rated):
+    client = logged_in(reviewer)
+    negative = client.get(QUEUE, {"kind": "negative"}).content.decode()
+    assert "How do I double x?" in negative and "Hello Bob" not in negative
+    demo = client.get(QUEUE, {"model": "demo"}).content.decode()
+    assert "Hello Bob" in demo and "How do I double x?" not in demo
+    tomorrow = (timezone.localdate() + timedelta(days=1)).isoformat()
+    assert "No rated answers match" in client.get(QUEUE, {"start": tomorrow}).content.decode()
+    assert "No rated answers match" in client.get(
+        QUEUE, {"status": "needs_fix"}
+    ).content.decode()
+
+
+def test_a_reviewer_sets_status_and_note_and_the_counts_feed_insights(reviewer, rated):
+    client = logged_in(reviewer)
+    feedback = models.Feedback.objects.get(kind="negative")
+    response = client.post(
+        QUEUE,
+        {
+            "feedback": feedback.pk,
+            "review_status": "needs_fix",
+            "review_note": "Wrong operator",
+            "query": "kind=negative",
+        },
+    )
+    assert response.status_code == 302 and response["Location"] == QUEUE + "?kind=negative"
+    feedback.refresh_from_db()
+    assert feedback.review_status == "needs_fix" and feedback.review_note == "Wrong operator"
+    assert feedback.reviewed_by == reviewer
+
+    listed = client.get(QUEUE, {"status": "needs_fix"}).content.decode()
+    assert "How do I double x?" in listed and "Wrong operator" in listed
+    report = insight.insights(insight.default_filters())
+    assert report.reviews == {"New": 1, "Reviewed": 0, "Needs fix": 1}
+    assert "Needs fix" in client.get(INSIGHTS).content.decode()
+
+
+def test_an_unknown_status_is_not_saved(reviewer, rated):
+    feedback = models.Feedback.objects.get(kind="negative")
+    logged_in(reviewer).post(QUEUE, {"feedback": feedback.pk, "review_status": "done"})
+    assert models.Feedback.objects.get(pk=feedback.pk).review_status == "new"
