@@ -16,4 +16,5 @@ urlpatterns = [
     path("accounts/", include("accounts.urls")),
     path("api/token/", include("accounts.api_urls")),
     path("chatkit/", include("chat.urls")),
+    path("my-data/", include("chat.page_urls")),
 ]
