@@ -1,6 +1,7 @@
 """Small bar charts as inline SVG, rendered on the server: no script, no library, nothing
 fetched. Every label goes through `format_html`, so text from users stays text."""
 
+import math
 from dataclasses import dataclass
 
 from django.utils.html import format_html, format_html_join
@@ -24,9 +25,9 @@ def nice_ceiling(value: float) -> float:
     """The axis top: 1, 2 or 5 times a power of ten, at least `value` (1 for nothing)."""
     if value <= 0:
         return 1
-    magnitude = 10 ** (len(str(int(value))) - 1) if value >= 1 else 1
+    magnitude = 10 ** math.floor(math.log10(value))
     for step in (1, 2, 5, 10):
-        if value <= step * magnitude:
+        if value <= step * magnitude * (1 + 1e-9):
             return step * magnitude
     return 10 * magnitude
 
@@ -36,7 +37,9 @@ def coordinate(value: float) -> str:
 
 
 def number(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 or value == int(value) else f"{value:,.2f}"
+    if value >= 10 or value == int(value):
+        return f"{value:,.0f}"
+    return f"{value:,.2f}" if value >= 0.01 else f"{value:.2g}"
 
 
 def bar_chart(title: str, labels: list[str], series: list[Series]) -> SafeString:
