@@ -261,3 +261,65 @@ class LimitRefusal(models.Model):
 
     def __str__(self) -> str:
         return f"{self.limit} refusal"
+
+
+# --- Daily rollups of TokenUsage for the insights page (chat/review/rollup.py) ---------------
+# A finished day's usage never changes (usage rows are stamped when written), so each day
+# is summed once, the first time the insights page needs it, and read from here after.
+
+
+class UsageDay(models.Model):
+    """One user's answers with one model on one day (in the site's time zone)."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=100, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    turns = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "model", "user"], name="chat_usageday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}: {self.turns} answers"
+
+
+class LatencyDay(models.Model):
+    """How many answers of one model on one day took `bucket` ms or more (up to the next
+    bucket): a histogram per metric, from which percentiles are read."""
+
+    class Metric(models.TextChoices):
+        FIRST_TOKEN = "first_token", "Time to first token"
+        DURATION = "duration", "Answer duration"
+
+    day = models.DateField()
+    model = models.CharField(max_length=100, blank=True, default="")
+    metric = models.CharField(max_length=12, choices=Metric.choices)
+    bucket = models.PositiveIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model", "metric", "bucket"], name="chat_latencyday_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model} {self.metric} >= {self.bucket} ms: {self.count}"
+
+
+class RolledUpDay(models.Model):
+    """A day whose usage is in UsageDay and LatencyDay, summed in `time_zone`."""
+
+    day = models.DateField(primary_key=True)
+    time_zone = models.CharField(max_length=64)
+    rolled_up_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.time_zone})"

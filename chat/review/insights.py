@@ -1,13 +1,14 @@
 """Usage insights for staff: what the chat did per day, per model and per user.
 
-Every figure comes from an indexed query over a date range: turns and their tokens,
-model and latency from `TokenUsage` (one row per answer, index on `created_at`), new
-threads from `Thread` (index on `created_at`), ratings from `Feedback` (index on
-`created_at`), refusals from `LimitRefusal` (index on `created_at`). Grouping happens in
-the database; only one row per day, model or user comes back. Percentiles are computed by
-PostgreSQL (`percentile_cont`); other databases (SQLite in development) compute them in
-Python from the range's values. `scripts/bench_insights.py` measures it on 1,000,000
-turns.
+Answers, tokens, models and latencies come from `TokenUsage` (one row per answer). For all
+users they are read from daily rollups (chat/review/rollup.py: finished days summed once
+per model and user, latencies as histograms; today live), so a range costs a few rows per
+day however many answers it holds; percentiles are then interpolated within histogram
+buckets. For one user they come from that user's own rows (index `(user, created_at)`),
+with exact percentiles: PostgreSQL's `percentile_cont`, or Python on other databases. New
+threads, ratings and refusals are indexed, grouped counts over their `created_at`.
+Grouping happens in the database. `scripts/bench_insights.py` measures it on 1,000,000
+answers.
 """
 
 import csv
@@ -25,7 +26,8 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chat.conf import app_settings
-from chat.models import Feedback, LimitRefusal, Thread, TokenUsage
+from chat.models import Feedback, LatencyDay, LimitRefusal, Thread, TokenUsage, UsageDay
+from chat.review import rollup
 
 # The longest range the page reads at once (a year of days).
 MAX_DAYS = 366
@@ -229,27 +231,112 @@ def with_latency(group: Group, figures: dict[str, float | None] | None) -> Group
     return group
 
 
-def daily(filters: Filters, usage: QuerySet) -> list[Day]:
+class LiveUsage:
+    """Usage figures read from the per-turn rows themselves: for one user (an indexed
+    range of their rows), and for today."""
+
+    def __init__(self, rows: QuerySet) -> None:
+        self.rows = rows
+
+    def per_day_model(self) -> list[tuple[date, str, int, int, int]]:
+        by_day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+        rows = (
+            self.rows.annotate(day=by_day)
+            .values("day", "model")
+            .annotate(n=Count("pk"), i=Sum("input_tokens"), o=Sum("output_tokens"))
+        )
+        return [(day_of(r["day"]), r["model"], r["n"], r["i"] or 0, r["o"] or 0) for r in rows]
+
+    def active_users(self) -> dict[date, int]:
+        by_day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+        rows = self.rows.annotate(day=by_day).values("day").annotate(
+            n=Count("user_id", distinct=True)
+        )
+        return {day_of(row["day"]): row["n"] for row in rows}
+
+    def per_user_model(self) -> list[tuple[Any, str, int, int, int]]:
+        return [
+            (row["user_id"], row["model"], row["turns"], row["i"] or 0, row["o"] or 0)
+            for row in rollup.usage_rows(self.rows)
+        ]
+
+    def latency(self) -> tuple[dict[str, dict], dict]:
+        return latencies(self.rows, "model"), latencies(self.rows, None).get(None) or {}
+
+
+class RolledUpUsage:
+    """Usage figures for all users: finished days from the daily rollups (summed on first
+    use, see chat/review/rollup.py), today from the live rows."""
+
+    def __init__(self, filters: Filters, today: date) -> None:
+        self.days = filters.days
+        self.finished = [day for day in self.days if day < today]
+        rollup.ensure_rolled_up(self.days, today)
+        live = filters.rows(TokenUsage.objects.all())
+        since, until = rollup.day_bounds(today)
+        self.today = today
+        self.live = live.filter(created_at__gte=since, created_at__lt=until)
+        self.live_today = LiveUsage(self.live) if today in self.days else None
+
+    def summed(self) -> QuerySet:
+        return UsageDay.objects.filter(day__in=self.finished).order_by()
+
+    def per_day_model(self) -> list[tuple[date, str, int, int, int]]:
+        rows = self.summed().values("day", "model").annotate(
+            n=Sum("turns"), i=Sum("input_tokens"), o=Sum("output_tokens")
+        )
+        found = [(r["day"], r["model"], r["n"], r["i"] or 0, r["o"] or 0) for r in rows]
+        return found + (self.live_today.per_day_model() if self.live_today else [])
+
+    def active_users(self) -> dict[date, int]:
+        rows = self.summed().values("day").annotate(n=Count("user_id", distinct=True))
+        found = {row["day"]: row["n"] for row in rows}
+        return found | (self.live_today.active_users() if self.live_today else {})
+
+    def per_user_model(self) -> list[tuple[Any, str, int, int, int]]:
+        rows = self.summed().values("user_id", "model").annotate(
+            n=Sum("turns"), i=Sum("input_tokens"), o=Sum("output_tokens")
+        )
+        found = [(r["user_id"], r["model"], r["n"], r["i"] or 0, r["o"] or 0) for r in rows]
+        return found + (self.live_today.per_user_model() if self.live_today else [])
+
+    def latency(self) -> tuple[dict[str, dict], dict]:
+        found = rollup.histograms(self.days, self.today, self.live)
+        models = {
+            model
+            for by_model in found.values()
+            for model in by_model
+        }
+
+        def figures(pick) -> dict[str, float | None]:
+            first = pick(found.get(LatencyDay.Metric.FIRST_TOKEN, {}))
+            duration = pick(found.get(LatencyDay.Metric.DURATION, {}))
+            return {
+                "first_token_p50": rollup.percentile(first, 0.5),
+                "first_token_p95": rollup.percentile(first, 0.95),
+                "duration_p50": rollup.percentile(duration, 0.5),
+                "duration_p95": rollup.percentile(duration, 0.95),
+            }
+
+        per_model = {
+            model: figures(lambda by_model, model=model: by_model.get(model, {}))
+            for model in models
+        }
+        return per_model, figures(rollup.merged)
+
+
+def daily(filters: Filters, source: Any) -> list[Day]:
     days = {day: Day(day=day) for day in filters.days}
+    for day, model, turns, input_tokens, output_tokens in source.per_day_model():
+        if (entry := days.get(day)) is not None:
+            entry.messages += turns
+            entry.input_tokens += input_tokens
+            entry.output_tokens += output_tokens
+            entry.cost += cost(model, input_tokens, output_tokens)
+    for day, count in source.active_users().items():
+        if (entry := days.get(day)) is not None:
+            entry.active_users = count
     by_day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
-    per_model = (
-        usage.annotate(day=by_day)
-        .values("day", "model")
-        .annotate(n=Count("pk"), i=Sum("input_tokens"), o=Sum("output_tokens"))
-    )
-    for row in per_model:
-        entry = days.get(day_of(row["day"]))
-        if entry is None:
-            continue
-        entry.messages += row["n"]
-        entry.input_tokens += row["i"] or 0
-        entry.output_tokens += row["o"] or 0
-        entry.cost += cost(row["model"], row["i"] or 0, row["o"] or 0)
-    for row in usage.annotate(day=by_day).values("day").annotate(
-        n=Count("user_id", distinct=True)
-    ):
-        if (entry := days.get(day_of(row["day"]))) is not None:
-            entry.active_users = row["n"]
     threads = filters.rows(Thread.objects.all(), "owner_id")
     for row in threads.annotate(day=by_day).values("day").annotate(n=Count("pk")):
         if (entry := days.get(day_of(row["day"]))) is not None:
@@ -265,48 +352,48 @@ def daily(filters: Filters, usage: QuerySet) -> list[Day]:
     return list(days.values())
 
 
-def by_model(usage: QuerySet) -> list[Group]:
-    figures = latencies(usage, "model")
-    groups = [
-        with_latency(
-            Group(
-                name=row["model"] or "(not recorded)",
-                messages=row["n"],
-                input_tokens=row["i"] or 0,
-                output_tokens=row["o"] or 0,
-                cost=cost(row["model"], row["i"] or 0, row["o"] or 0),
-            ),
-            figures.get(row["model"]),
-        )
-        for row in usage.order_by()
-        .values("model")
-        .annotate(n=Count("pk"), i=Sum("input_tokens"), o=Sum("output_tokens"))
-    ]
-    return sorted(groups, key=lambda group: group.tokens, reverse=True)
+def by_model(source: Any, latency: dict[str, dict]) -> list[Group]:
+    groups: dict[str, Group] = {}
+    for _day, model, turns, input_tokens, output_tokens in source.per_day_model():
+        group = groups.setdefault(model, Group(name=model or "(not recorded)"))
+        group.messages += turns
+        group.input_tokens += input_tokens
+        group.output_tokens += output_tokens
+        group.cost += cost(model, input_tokens, output_tokens)
+    for model, group in groups.items():
+        with_latency(group, latency.get(model))
+    return sorted(groups.values(), key=lambda group: group.tokens, reverse=True)
 
 
-def by_user(usage: QuerySet, limit: int = TOP_USERS) -> list[Group]:
+def by_user(source: Any, limit: int = TOP_USERS) -> list[Group]:
     """The `limit` users who used the most tokens; cost summed over their models."""
-    user_field = f"user__{get_user_model().USERNAME_FIELD}"
-    per_model = (
-        usage.order_by()
-        .values("user_id", user_field, "model")
-        .annotate(n=Count("pk"), i=Sum("input_tokens"), o=Sum("output_tokens"))
-    )
     groups: dict[Any, Group] = {}
-    for row in per_model:
-        group = groups.setdefault(row["user_id"], Group(name=row[user_field]))
-        group.messages += row["n"]
-        group.input_tokens += row["i"] or 0
-        group.output_tokens += row["o"] or 0
-        group.cost += cost(row["model"], row["i"] or 0, row["o"] or 0)
-    return sorted(groups.values(), key=lambda group: group.tokens, reverse=True)[:limit]
+    for user_id, model, turns, input_tokens, output_tokens in source.per_user_model():
+        group = groups.setdefault(user_id, Group(name=""))
+        group.messages += turns
+        group.input_tokens += input_tokens
+        group.output_tokens += output_tokens
+        group.cost += cost(model, input_tokens, output_tokens)
+    top = sorted(groups.items(), key=lambda pair: pair[1].tokens, reverse=True)[:limit]
+    user_model = get_user_model()
+    names = dict(
+        user_model._default_manager.filter(pk__in=[user_id for user_id, _ in top])
+        .values_list("pk", user_model.USERNAME_FIELD)
+    )
+    for user_id, group in top:
+        group.name = names.get(user_id, str(user_id))
+    return [group for _, group in top]
 
 
-def insights(filters: Filters) -> Insights:
+def insights(filters: Filters, today: date | None = None) -> Insights:
     """Everything the insights page shows for these filters."""
-    usage = filters.rows(TokenUsage.objects.all())
-    models = by_model(usage)
+    today = today or timezone.localdate()
+    if filters.user_id is None:
+        source: Any = RolledUpUsage(filters, today)
+    else:
+        source = LiveUsage(filters.rows(TokenUsage.objects.all()))
+    per_model, overall = source.latency()
+    models = by_model(source, per_model)
     refusals = {
         LimitRefusal.Limit(row["limit"]).label if row["limit"] in LimitRefusal.Limit.values
         else row["limit"]: row["n"]
@@ -325,10 +412,10 @@ def insights(filters: Filters) -> Insights:
     reviews = {label: statuses.get(value, 0) for value, label in Feedback.ReviewStatus.choices}
     return Insights(
         filters=filters,
-        days=daily(filters, usage),
+        days=daily(filters, source),
         models=models,
-        users=by_user(usage),
-        latency=with_latency(Group(name="all models"), latencies(usage, None).get(None)),
+        users=by_user(source),
+        latency=with_latency(Group(name="all models"), overall),
         refusals=refusals,
         unpriced=[group.name for group in models if group.name not in priced],
         reviews=reviews,
