@@ -252,3 +252,18 @@ def test_an_unknown_status_is_not_saved(reviewer, rated):
     feedback = models.Feedback.objects.get(kind="negative")
     logged_in(reviewer).post(QUEUE, {"feedback": feedback.pk, "review_status": "done"})
     assert models.Feedback.objects.get(pk=feedback.pk).review_status == "new"
+
+
+def test_rollup_usage_sums_finished_days_once(rated, alice):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    usage(alice, rated, "gpt-4.1-mini", days_ago=2)
+    out = StringIO()
+    call_command("rollup_usage", "--days", "7", stdout=out)
+    assert out.getvalue().strip() == "Days summed: 7 (of the last 7 finished days)."
+    assert models.UsageDay.objects.get().turns == 1
+    out = StringIO()
+    call_command("rollup_usage", "--days", "7", stdout=out)
+    assert out.getvalue().strip() == "Days summed: 0 (of the last 7 finished days)."

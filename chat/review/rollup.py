@@ -103,19 +103,21 @@ def roll_up(day: date) -> None:
         pass  # another request summed the same day at the same moment: theirs stands
 
 
-def ensure_rolled_up(days: list[date], today: date) -> None:
-    """Sum every finished day of `days` not yet summed in the current time zone."""
+def ensure_rolled_up(days: list[date], today: date) -> int:
+    """Sum every finished day of `days` not yet summed in the current time zone; returns
+    how many were summed."""
     finished = [day for day in days if day < today]
     if not finished:
-        return
+        return 0
     done = set(
         RolledUpDay.objects.filter(
             day__in=finished, time_zone=timezone.get_current_timezone_name()
         ).values_list("day", flat=True)
     )
-    for day in finished:
-        if day not in done:
-            roll_up(day)
+    missing = [day for day in finished if day not in done]
+    for day in missing:
+        roll_up(day)
+    return len(missing)
 
 
 def percentile(histogram: Histogram, fraction: float) -> float | None:
