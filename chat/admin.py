@@ -353,7 +353,7 @@ class AttachmentAdmin(ReadOnlyAdmin):
     """A list of uploads for reference; they are deleted with their thread or by
     `purge_threads`, which also removes the stored files."""
 
-    list_display = ("name", "owner", "mime_type", "size", "upload_state", "created_at", "thread")
+    list_display = ("name", "owner", "mime_type", "size", "upload_status", "created_at", "thread")
     list_filter = ("upload_state", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("owner", "thread")
     search_fields = ("name", "owner__username")
@@ -374,6 +374,13 @@ class AttachmentAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+    @admin.display(description="upload", ordering="upload_state")
+    def upload_status(self, obj: Attachment) -> str:
+        """A pending upload that is already part of a sent message never arrived."""
+        if obj.upload_state == Attachment.UploadState.PENDING and obj.thread_id:
+            return "upload failed"
+        return obj.get_upload_state_display()
 
     @admin.display(description="download")
     def download(self, obj: Attachment) -> str:

@@ -188,6 +188,7 @@ def test_csv_download_has_a_row_per_day(reviewer, rated):
     assert len(rows) == 7
     assert rows[-1]["day"] == today.isoformat()
     assert rows[-1]["messages"] == "2" and rows[-1]["feedback_negative"] == "1"
+    assert rows[-1]["feedback_rate"] == "1.000" and rows[0]["feedback_rate"] == ""
 
 
 def test_a_chart_label_from_a_user_is_text_not_markup():
@@ -267,3 +268,27 @@ def test_rollup_usage_sums_finished_days_once(rated, alice):
     out = StringIO()
     call_command("rollup_usage", "--days", "7", stdout=out)
     assert out.getvalue().strip() == "Days summed: 0 (of the last 7 finished days)."
+
+
+def test_bad_model_prices_stop_start_up(settings):
+    from chat.checks import check_settings
+
+    settings.CHAT_MODEL_PRICES = {"gpt-4.1": [1.0]}
+    problems = [message for message in check_settings() if message.id == "chat.E010"]
+    assert len(problems) == 1 and "CHAT_MODEL_PRICES" in problems[0].msg
+
+
+def test_an_attachment_sent_but_never_uploaded_is_listed_as_failed(admin_client, alice):
+    thread = factories.make_thread(alice, "thr_up")
+    models.Attachment.objects.create(
+        id="att_sent", owner=alice, thread=thread, name="sent.pdf",
+        mime_type="application/pdf", data={},
+    )
+    models.Attachment.objects.create(
+        id="att_wait", owner=alice, name="waiting.pdf", mime_type="application/pdf", data={}
+    )
+    rows = admin_client.get("/admin/chat/attachment/").content.decode()
+    sent = rows[rows.index("sent.pdf"):]
+    waiting = rows[rows.index("waiting.pdf"):]
+    assert "upload failed" in sent[: sent.index("</tr>")]
+    assert "Waiting for upload" in waiting[: waiting.index("</tr>")]

@@ -127,6 +127,11 @@ class Day:
     def tokens(self) -> int:
         return self.input_tokens + self.output_tokens
 
+    @property
+    def feedback_rate(self) -> float | None:
+        """Rated answers per answer that day (None without answers)."""
+        return (self.positive + self.negative) / self.messages if self.messages else None
+
 
 @dataclass
 class Group:
@@ -424,7 +429,8 @@ def insights(filters: Filters, today: date | None = None) -> Insights:
 
 CSV_COLUMNS = [
     "day", "messages", "active_users", "threads", "input_tokens", "output_tokens",
-    "estimated_cost_usd", "feedback_positive", "feedback_negative", "refusals",
+    "estimated_cost_usd", "feedback_positive", "feedback_negative", "feedback_rate",
+    "refusals",
 ]
 
 
@@ -437,6 +443,7 @@ def as_csv(report: Insights) -> str:
         writer.writerow([
             row.day.isoformat(), row.messages, row.active_users, row.threads,
             row.input_tokens, row.output_tokens, f"{row.cost:.4f}", row.positive,
-            row.negative, row.refusals,
+            row.negative, "" if row.feedback_rate is None else f"{row.feedback_rate:.3f}",
+            row.refusals,
         ])
     return buffer.getvalue()
