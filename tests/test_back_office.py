@@ -128,6 +128,7 @@ def test_insights_per_day_model_and_user(reviewer, rated, alice, settings):
     assert 400 <= by_model["demo"].duration_p95 < 500
     assert report.unpriced == ["demo"]
     assert [group.name for group in report.users] == ["alice", "bob"]
+    assert [group.threads for group in report.users] == [1, 1]
     assert 300 <= report.latency.first_token_p50 < 400
     # The finished day was summed once into the daily rollups.
     assert models.RolledUpDay.objects.count() == 29

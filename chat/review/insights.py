@@ -139,6 +139,7 @@ class Group:
 
     name: str
     messages: int = 0
+    threads: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
     cost: float = 0.0
@@ -370,8 +371,9 @@ def by_model(source: Any, latency: dict[str, dict]) -> list[Group]:
     return sorted(groups.values(), key=lambda group: group.tokens, reverse=True)
 
 
-def by_user(source: Any, limit: int = TOP_USERS) -> list[Group]:
-    """The `limit` users who used the most tokens; cost summed over their models."""
+def by_user(filters: Filters, source: Any, limit: int = TOP_USERS) -> list[Group]:
+    """The `limit` users who used the most tokens; cost summed over their models, and the
+    threads each started in the range."""
     groups: dict[Any, Group] = {}
     for user_id, model, turns, input_tokens, output_tokens in source.per_user_model():
         group = groups.setdefault(user_id, Group(name=""))
@@ -385,8 +387,15 @@ def by_user(source: Any, limit: int = TOP_USERS) -> list[Group]:
         user_model._default_manager.filter(pk__in=[user_id for user_id, _ in top])
         .values_list("pk", user_model.USERNAME_FIELD)
     )
+    started = dict(
+        filters.rows(Thread.objects.filter(owner_id__in=names), "owner_id")
+        .order_by()
+        .values_list("owner_id")
+        .annotate(n=Count("pk"))
+    )
     for user_id, group in top:
         group.name = names.get(user_id, str(user_id))
+        group.threads = started.get(user_id, 0)
     return [group for _, group in top]
 
 
@@ -419,7 +428,7 @@ def insights(filters: Filters, today: date | None = None) -> Insights:
         filters=filters,
         days=daily(filters, source),
         models=models,
-        users=by_user(source),
+        users=by_user(filters, source),
         latency=with_latency(Group(name="all models"), overall),
         refusals=refusals,
         unpriced=[group.name for group in models if group.name not in priced],
