@@ -9,7 +9,7 @@ and their stored files go too.
 
 from collections.abc import AsyncIterator, Iterator
 
-from asgiref.sync import sync_to_async
+from asgiref.sync import async_to_sync, sync_to_async
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
@@ -20,6 +20,7 @@ from django.utils import timezone
 from django.utils.http import content_disposition_header
 from django.views.decorators.http import require_GET, require_POST
 
+from chat.chatkit.broadcast import notify_user
 from chat.models import Attachment, Thread, ThreadItem
 from chat.retention.purge import Selection, human_bytes, purge, summary
 from chat.review.export import json_document, markdown_document
@@ -32,6 +33,9 @@ FORMATS = {
 CHUNK_CHARS = 64 * 1024
 # What the user types to confirm deleting everything.
 CONFIRMATION = "delete"
+# Open tabs are told about this many of the deleted threads (the most recently active:
+# the ones a tab may have open); the others simply are gone on the next load.
+NOTIFIED_THREADS = 100
 
 
 def own_threads(user_id: object):
@@ -102,6 +106,15 @@ def my_data_delete(request: HttpRequest) -> HttpResponse:
     if request.POST.get("confirm", "").strip().lower() != CONFIRMATION:
         messages.error(request, f'Nothing deleted: type "{CONFIRMATION}" to confirm.')
     else:
+        recent = list(
+            Thread.objects.filter(owner_id=request.user.pk)
+            .order_by("-updated_at")
+            .values_list("pk", flat=True)[:NOTIFIED_THREADS]
+        )
         counts = purge(Selection(owner_id=request.user.pk), dry_run=False)
+        for thread_id in recent:
+            async_to_sync(notify_user)(
+                request.user.pk, {"type": "thread.deleted", "thread_id": thread_id}
+            )
         messages.success(request, f"Deleted. {summary(counts)}")
     return HttpResponseRedirect(reverse("my-data"))

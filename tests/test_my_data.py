@@ -1,6 +1,7 @@
 """"My data": a logged-in user downloads all their conversations (JSON, Markdown, streamed)
 and deletes them with confirmation, files included; nobody else's data is ever touched."""
 
+import asyncio
 import json
 
 import pytest
@@ -120,3 +121,32 @@ def test_delete_removes_mine_with_files_and_leaves_theirs(
     assert list(models.Thread.objects.values_list("pk", flat=True)) == ["thr_b1"]
     assert default_storage.exists(bob_file)
     assert "You have 0 conversations" in body
+
+
+def test_open_tabs_hear_that_the_conversations_are_gone(alice, bob, histories):
+    from asgiref.sync import async_to_sync
+    from channels.layers import get_channel_layer
+
+    from chat.chatkit.broadcast import user_group
+
+    layer = get_channel_layer()
+    mine, theirs = async_to_sync(layer.new_channel)(), async_to_sync(layer.new_channel)()
+    async_to_sync(layer.group_add)(user_group(alice.pk), mine)
+    async_to_sync(layer.group_add)(user_group(bob.pk), theirs)
+
+    logged_in(alice).post("/my-data/delete/", {"confirm": "delete"})
+
+    heard = [async_to_sync(layer.receive)(mine)["event"] for _ in range(2)]
+    assert sorted(event["thread_id"] for event in heard) == ["thr_a1", "thr_a2"]
+    assert {event["type"] for event in heard} == {"thread.deleted"}
+
+    async def silent(channel: str) -> bool:
+        try:
+            await asyncio.wait_for(layer.receive(channel), 0.2)
+        except TimeoutError:
+            return True
+        return False
+
+    assert async_to_sync(silent)(theirs), "bob's tabs hear nothing"
+    async_to_sync(layer.group_discard)(user_group(alice.pk), mine)
+    async_to_sync(layer.group_discard)(user_group(bob.pk), theirs)
