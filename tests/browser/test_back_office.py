@@ -3,6 +3,7 @@ drawn, tables filled), the feedback review queue (the question before each rated
 its page) and a transcript; screenshots `back-office-*.png` go to `screenshot_dir`."""
 
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -88,3 +89,24 @@ def test_a_reviewer_reads_insights_queue_and_transcript(open_site, history, scre
     assert "    return x + x" in message.locator(".chat-text").inner_text()
     assert message.get_by_role("link", name="Math guide").is_visible()
     page.screenshot(path=screenshot_dir / "back-office-transcript.png", full_page=True)
+
+
+def test_a_user_downloads_and_deletes_their_data(open_site, history, screenshot_dir):
+    site = open_site()
+    site.login("alice", next_path="/")
+    page = site.page
+    page.get_by_role("link", name="My data").click()
+    page.wait_for_load_state()
+    assert "You have 1 conversation" in page.locator("#my-data-holdings").inner_text()
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Markdown").click()
+    text = Path(download.value.path()).read_text()
+    assert "alice asks" in text and "bob asks" not in text
+    page.screenshot(path=screenshot_dir / "my-data.png", full_page=True)
+
+    page.get_by_label("Type delete to confirm:").fill("delete")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Delete all my conversations").click()
+    assert "Deleted. Threads: 1," in page.locator("ul.messages").inner_text()
+    assert "You have 0 conversations" in page.locator("#my-data-holdings").inner_text()
+    assert models.Thread.objects.filter(owner__username="bob").count() == 1
