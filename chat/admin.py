@@ -18,7 +18,8 @@ from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.db.models import (
     Count,
     Exists,
@@ -30,17 +31,21 @@ from django.db.models import (
     Subquery,
 )
 from django.db.models.functions import Coalesce, Left
-from django.http import HttpRequest, HttpResponse
-from django.urls import reverse
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
-from django.utils.http import content_disposition_header
+from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import smart_split, unescape_string_literal
 
 from chat.models import Attachment, Feedback, Thread, ThreadItem, TokenUsage
 from chat.retention.purge import delete_threads, human_bytes, preview_delete
+from chat.review.charts import Series, bar_chart
 from chat.review.export import write_export
-from chat.review.items import attachment_url
+from chat.review.insights import as_csv, default_filters, insights, parse_filters
+from chat.review.items import attachment_url, safe_link
+from chat.review.queue import known_models, parse_queue_filters, queue, review
 from chat.review.transcript import transcript
 
 logger = logging.getLogger(__name__)
@@ -348,7 +353,7 @@ class AttachmentAdmin(ReadOnlyAdmin):
     """A list of uploads for reference; they are deleted with their thread or by
     `purge_threads`, which also removes the stored files."""
 
-    list_display = ("name", "owner", "mime_type", "size", "upload_state", "created_at", "thread")
+    list_display = ("name", "owner", "mime_type", "size", "upload_status", "created_at", "thread")
     list_filter = ("upload_state", ("created_at", admin.DateFieldListFilter))
     list_select_related = ("owner", "thread")
     search_fields = ("name", "owner__username")
@@ -370,6 +375,13 @@ class AttachmentAdmin(ReadOnlyAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
 
+    @admin.display(description="upload", ordering="upload_state")
+    def upload_status(self, obj: Attachment) -> str:
+        """A pending upload that is already part of a sent message never arrived."""
+        if obj.upload_state == Attachment.UploadState.PENDING and obj.thread_id:
+            return "upload failed"
+        return obj.get_upload_state_display()
+
     @admin.display(description="download")
     def download(self, obj: Attachment) -> str:
         return format_html('<a href="{}">{}</a>', attachment_url(obj.pk), obj.name)
@@ -386,3 +398,138 @@ class TokenUsageAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+# --- The back office: insights and the feedback review queue --------------------------------
+# Pages of their own under /admin/chat/ (not model changelists; routed in chatsite/urls.py
+# through `admin.site.admin_view`), for staff who may read conversations
+# (`chat.view_thread`); other staff get 403, anyone else the admin login.
+
+REVIEW_PERMISSION = "chat.view_thread"
+QUEUE_PAGE_SIZE = 25
+
+
+def require_reviewer(request: HttpRequest) -> None:
+    if not request.user.has_perm(REVIEW_PERMISSION):
+        raise PermissionDenied
+
+
+def insights_view(request: HttpRequest) -> HttpResponse:
+    """Usage per day, model and user, latency, feedback and refusals; `?format=csv` for
+    the per-day table."""
+    require_reviewer(request)
+    params = request.GET
+    try:
+        filters = parse_filters(
+            params.get("start", ""), params.get("end", ""), params.get("user", "").strip()
+        )
+        problem = ""
+    except ValueError as error:
+        filters, problem = default_filters(), str(error)
+    report = insights(filters)
+    if params.get("format") == "csv" and not problem:
+        filename = f"insights-{filters.start}-{filters.end}.csv"
+        return HttpResponse(
+            as_csv(report),
+            content_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": content_disposition_header(True, filename)},
+        )
+    labels = [day.day.strftime("%m-%d") for day in report.days]
+    charts = [
+        bar_chart("Messages", labels, [Series("messages", [d.messages for d in report.days])]),
+        bar_chart(
+            "Active users", labels, [Series("users", [d.active_users for d in report.days])]
+        ),
+        bar_chart("Tokens", labels, [Series("tokens", [d.tokens for d in report.days])]),
+        bar_chart(
+            "Estimated cost (USD)", labels, [Series("USD", [d.cost for d in report.days])]
+        ),
+        bar_chart(
+            "Feedback",
+            labels,
+            [
+                Series("positive", [d.positive for d in report.days], "chart-good"),
+                Series("negative", [d.negative for d in report.days], "chart-bad"),
+            ],
+        ),
+        bar_chart(
+            "Refusals by limits", labels, [Series("refusals", [d.refusals for d in report.days],
+                                                   "chart-bad")]
+        ),
+    ]
+    context = {
+        **admin.site.each_context(request),
+        "title": "Chat insights",
+        "report": report,
+        "charts": charts,
+        "problem": problem,
+        "start": filters.start.isoformat(),
+        "end": filters.end.isoformat(),
+        "user_filter": params.get("user", "").strip(),
+        "csv_query": urlencode({**params.dict(), "format": "csv"}),
+        "queue_url": reverse("chat-feedback-review"),
+    }
+    return TemplateResponse(request, "admin/chat/insights.html", context)
+
+
+def feedback_review_view(request: HttpRequest) -> HttpResponse:
+    """Rated answers with the question before them; a POST sets one's status and note."""
+    require_reviewer(request)
+    if request.method == "POST":
+        saved = review(
+            request.POST.get("feedback", ""),
+            request.POST.get("review_status", ""),
+            request.POST.get("review_note", ""),
+            request.user,
+        )
+        if saved:
+            messages.success(request, "Review saved.")
+        else:
+            messages.error(request, "Not saved: unknown rating or status.")
+        query = request.POST.get("query", "")
+        return HttpResponseRedirect(request.path + (f"?{query}" if query else ""))
+    filters = parse_queue_filters(request.GET.dict())
+    page = Paginator(queue(filters), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
+    rows = [
+        (row, reverse("admin:chat_thread_change", args=[quote(row.thread_ref)]),
+         asked_from(row.question_page))
+        for row in page
+    ]
+    kept = {k: v for k, v in request.GET.dict().items() if k != "page"}
+    context = {
+        **admin.site.each_context(request),
+        "title": "Feedback review",
+        "page": page,
+        "rows": rows,
+        "filters": filters,
+        "statuses": Feedback.ReviewStatus.choices,
+        "kinds": Feedback.Kind.choices,
+        "models": known_models(),
+        "query": urlencode(request.GET.dict()),
+        "page_query": urlencode(kept),
+        "insights_url": reverse("chat-insights"),
+    }
+    return TemplateResponse(request, "admin/chat/feedback_review.html", context)
+
+
+def asked_from(page: Any) -> dict[str, str]:
+    """The question's page context, with the URL only if it is an http(s) link."""
+    page = page if isinstance(page, dict) else {}
+    return {
+        "url": safe_link(page.get("url")),
+        "title": str(page.get("title") or ""),
+        "selection": str(page.get("selection") or ""),
+    }
+
+
+def back_office_urls() -> list:
+    """The insights page and the review queue, behind the admin's login (mounted before
+    `admin.site.urls` in chatsite/urls.py)."""
+    return [
+        path("insights/", admin.site.admin_view(insights_view), name="chat-insights"),
+        path(
+            "feedback-review/",
+            admin.site.admin_view(feedback_review_view),
+            name="chat-feedback-review",
+        ),
+    ]

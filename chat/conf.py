@@ -40,6 +40,7 @@ from chat.setting_parsers import (
     http_url,
     mcp_servers,
     mime_types,
+    model_prices,
     prompts,
     rate,
     seconds,
@@ -190,6 +191,20 @@ SETTINGS: dict[str, Setting] = {
     # Threads with no activity for this many days are purged by `--retention`; 0 turns
     # `--retention` off (it then refuses to run).
     "RETENTION_DAYS": Setting(90, whole_number(0), INTEGER, empty=0),
+    # --- Insights (chat/review/insights.py) ---
+    # US dollars per million input and output tokens, by model name, for the estimated
+    # cost on the insights page; a model not listed costs 0 (shown as unpriced).
+    "MODEL_PRICES": Setting(
+        {
+            "gpt-4.1-mini": [0.4, 1.6],
+            "gpt-4.1": [2.0, 8.0],
+            "gpt-4o-mini": [0.15, 0.6],
+            "gpt-4o": [2.5, 10.0],
+        },
+        model_prices,
+        JSON,
+        empty={},
+    ),
 }
 
 # The raw defaults, by name without the prefix.
@@ -256,6 +271,7 @@ class AppSettings:
         ATTACHMENT_MODEL_MAX_BYTES: int
         ATTACHMENT_TEXT_MAX_CHARS: int
         RETENTION_DAYS: int
+        MODEL_PRICES: dict[str, tuple[float, float]]
 
     def __init__(self) -> None:
         # name -> (the raw value it was parsed from, the parsed value). A different raw

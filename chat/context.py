@@ -1,5 +1,6 @@
 """What one ChatKit request knows about who is asking and from where."""
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,30 @@ class TurnUsage:
     thread_id: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+
+
+@dataclass
+class TurnTiming:
+    """When a turn started and first showed answer text (a monotonic clock), and the
+    model that answered: what the insights page reports per turn."""
+
+    model: str
+    started: float
+    first_text: float | None = None
+
+    def saw(self, answer_text: bool) -> None:
+        if answer_text and self.first_text is None:
+            self.first_text = time.monotonic()
+
+    def fields(self) -> dict[str, Any]:
+        """The TokenUsage columns: model, time to first token, answer duration (ms)."""
+        now = time.monotonic()
+        first = None if self.first_text is None else round((self.first_text - self.started) * 1000)
+        return {
+            "model": self.model[:100],
+            "first_token_ms": first,
+            "duration_ms": round((now - self.started) * 1000),
+        }
 
 
 @dataclass(frozen=True)

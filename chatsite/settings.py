@@ -11,11 +11,19 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from chat.conf import environment_settings
 from chatsite.observability import init_sentry, logging_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Local settings: `make run` writes `.env` once (a generated SECRET_KEY, DEBUG=1); it is
+# git-ignored. A variable set in the real environment always wins; ENV_FILE= (empty)
+# reads no file.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:

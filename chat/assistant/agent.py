@@ -48,6 +48,14 @@ def select_model() -> Model:
     return DemoModel(word_delay=app_settings.DEMO_WORD_DELAY)
 
 
+def model_name() -> str:
+    """The name the current settings' model is recorded under (insights, cost): the
+    configured model, or `demo` for the offline one."""
+    if app_settings.MODEL_BASE_URL or app_settings.OPENAI_API_KEY:
+        return app_settings.MODEL
+    return "demo"
+
+
 def instructions_for(context: RequestContext) -> str:
     """The site's instructions plus who is asking, when, and from which page."""
     user = context.user

@@ -5,6 +5,7 @@ subclass names the thread, hands the turn to the assistant (`chat.assistant.run`
 records the turn's token usage, and stores feedback.
 """
 
+import time
 from collections.abc import AsyncIterator
 
 from chatkit.agents import AgentContext
@@ -16,13 +17,22 @@ from chatkit.types import (
     UserMessageItem,
 )
 
+from chat.assistant.agent import model_name
 from chat.assistant.converter import SiteItemConverter
 from chat.assistant.run import AgentRun
 from chat.attachments.store import DjangoAttachmentStore
 from chat.chatkit.checkpoints import checkpointed
 from chat.chatkit.store import DjangoStore
 from chat.conf import app_settings
-from chat.context import RequestContext
+from chat.context import RequestContext, TurnTiming
+
+
+def carries_answer_text(event: ThreadStreamEvent) -> bool:
+    """Whether this event shows the user the answer's text: the end of their wait for a
+    first token (insights: time to first token)."""
+    if event.type == "thread.item.updated":
+        return event.update.type == "assistant_message.content_part.text_delta"
+    return event.type == "thread.item.done" and event.item.type == "assistant_message"
 
 
 def title_from(message: UserMessageItem, max_chars: int) -> str:
@@ -60,8 +70,10 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
         events = checkpointed(
             run.events(), thread.id, self.store, context, app_settings.CHECKPOINT_SECONDS
         )
+        timing = TurnTiming(model=model_name(), started=time.monotonic())
         try:
             async for event in events:
+                timing.saw(carries_answer_text(event))
                 yield event
         finally:
             # Stopped answers used tokens too.
@@ -69,7 +81,7 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
             context.usage.input_tokens = run.usage.input_tokens
             context.usage.output_tokens = run.usage.output_tokens
             await self.store.record_usage(
-                thread.id, run.usage.input_tokens, run.usage.output_tokens, context
+                thread.id, run.usage.input_tokens, run.usage.output_tokens, context, timing
             )
 
     async def history(self, thread: ThreadMetadata, context: RequestContext) -> list:

@@ -7,6 +7,7 @@ order), and `after` is the id of the last row of the previous page. Creating, re
 and deleting a thread is announced to the user's open tabs (chat/chatkit/broadcast.py).
 """
 
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import Any
@@ -33,10 +34,19 @@ from chat import models
 from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
 from chat.chatkit.broadcast import notify_user
-from chat.context import RequestContext
+from chat.context import RequestContext, TurnTiming
 from chatsite import db
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+
+
+def asked_from(item: ThreadItem, context: RequestContext) -> dict[str, Any]:
+    """The page a user message was asked from (url, title, selected text), kept with the
+    message for the admin transcript; nothing for other items or an empty context."""
+    page = dataclasses.asdict(context.page)
+    if item.type != "user_message" or not any(page.values()):
+        return {}
+    return {"page": page}
 
 
 def aware(value: datetime) -> datetime:
@@ -287,7 +297,7 @@ class DjangoStore(Store[RequestContext]):
         """Insert the item; only a checkpoint of it (see checkpoints.py) may already exist,
         and is replaced."""
         self.touch_thread(thread_id, context)
-        fields = item_fields(item)
+        fields = {**item_fields(item), **asked_from(item, context)}
         try:
             models.ThreadItem.objects.create(thread_id=thread_id, item_id=item.id, **fields)
         except IntegrityError:
@@ -404,15 +414,22 @@ class DjangoStore(Store[RequestContext]):
     # --- usage -------------------------------------------------------------------------
     @db.pooled
     def record_usage(
-        self, thread_id: str, input_tokens: int, output_tokens: int, context: RequestContext
+        self,
+        thread_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        context: RequestContext,
+        timing: TurnTiming | None = None,
     ) -> None:
         """Store one turn's token usage, and add it to the thread's running totals.
 
         The usage row is linked to the thread only if it is the user's and still exists
         (it may have been deleted in another tab while the answer streamed); either way
-        the user's usage is kept, for quotas and accounting.
+        the user's usage is kept, for quotas and accounting. With `timing` (the insights
+        page's model and latency figures) a row is stored even for a turn that used no
+        tokens, so every answer counts.
         """
-        if not (input_tokens or output_tokens):
+        if not (input_tokens or output_tokens or timing):
             return
         updated = self.threads(context).filter(pk=thread_id).update(
             input_tokens=F("input_tokens") + input_tokens,
@@ -423,4 +440,5 @@ class DjangoStore(Store[RequestContext]):
             thread_id=thread_id if updated else None,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            **(timing.fields() if timing else {}),
         )

@@ -12,7 +12,7 @@ import asyncio
 import dataclasses
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from channels.layers import get_channel_layer
 from chatkit.server import NonStreamingResult
@@ -29,6 +29,8 @@ from chat.conf import app_settings
 from chat.context import RequestContext
 from chat.errors import LimitExceeded, Restarting
 from chat.limits import check_message_rate, check_token_quota
+from chat.models import LimitRefusal
+from chatsite import db
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
 MESSAGE_TYPES = {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
@@ -83,8 +85,8 @@ async def start_turn(
     if not admission.open:
         raise Restarting()
     if request.type in MESSAGE_TYPES:
-        await check_token_quota(context.user_id)
-        await check_message_rate(context.user_id)
+        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id))
+        await counted(LimitRefusal.Limit.RATE, context, check_message_rate(context.user_id))
     thread_id = getattr(request.params, "thread_id", None)
     thread_exists = thread_id is not None
     if not thread_exists:
@@ -93,7 +95,7 @@ async def start_turn(
         context = dataclasses.replace(context, new_thread_id=thread_id)
     log.thread_id = thread_id
     turn_id = f"turn_{uuid.uuid4().hex}"
-    await take_leases(thread_id, context.user_id, turn_id)
+    await counted(None, context, take_leases(thread_id, context.user_id, turn_id))
     runner = TurnRunner(
         server,
         body,
@@ -108,6 +110,17 @@ async def start_turn(
     return runner
 
 
+async def counted(limit: str | None, context: RequestContext, check: Awaitable) -> None:
+    """Await a limit check; a refusal (429) is recorded for the insights page, then
+    raised. `limit` None: the refusal says which limit it was (`refused.limit`)."""
+    try:
+        await check
+    except LimitExceeded as refused:
+        which = limit or getattr(refused, "limit", "") or LimitRefusal.Limit.STREAMS
+        await db.run(LimitRefusal.objects.create, user_id=context.user_id, limit=which)
+        raise
+
+
 async def take_leases(thread_id: str, user_id: object, turn_id: str) -> None:
     """A stream slot at once (429 when all are taken), then the thread's turn, waiting up
     to CHAT_TURN_WAIT_SECONDS for the answer before it: messages to one thread are
@@ -116,12 +129,16 @@ async def take_leases(thread_id: str, user_id: object, turn_id: str) -> None:
     limit = app_settings.MAX_CONCURRENT_STREAMS
     store = leases()
     if not await store.take_slot(user_id, turn_id, limit, ttl):
-        raise LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
+        refused = LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
+        refused.limit = LimitRefusal.Limit.STREAMS
+        raise refused
     deadline = time.monotonic() + app_settings.TURN_WAIT_SECONDS
     while not await store.lock_thread(thread_id, turn_id, ttl):
         if time.monotonic() > deadline:
             await store.release(thread_id, user_id, turn_id)
-            raise LimitExceeded("Another answer in this conversation is still running.", 5)
+            refused = LimitExceeded("Another answer in this conversation is still running.", 5)
+            refused.limit = LimitRefusal.Limit.THREAD
+            raise refused
         await asyncio.sleep(0.05)
 
 

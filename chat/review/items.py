@@ -81,6 +81,13 @@ class AttachmentRef:
     name: str
     mime_type: str
     url: str
+    # "uploaded", or "failed" for a file the message named that never arrived (set by the
+    # transcript from the stored rows; empty when not looked up).
+    state: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
 
 
 @dataclass
