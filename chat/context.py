@@ -22,6 +22,8 @@ class TurnUsage:
     thread_id: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    # The model that answered (its CHAT_MODELS id, or CHAT_MODEL).
+    model: str = ""
 
 
 @dataclass(frozen=True)
@@ -38,6 +40,10 @@ class RequestContext:
     # The id `threads.create` gives its new thread: chosen before the SDK runs, so the
     # turn can hold the thread's lease from the start (chat/chatkit/turns.py).
     new_thread_id: str = ""
+    # What the user picked in the composer (inference_options), already checked against
+    # CHAT_MODELS and CHAT_COMPOSER_TOOLS: a model id, and the agent tool to call.
+    model_id: str = ""
+    tool_choice: str = ""
 
     @property
     def user_id(self) -> Any:

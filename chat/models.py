@@ -161,6 +161,8 @@ class TokenUsage(models.Model):
     )
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
+    # The model that answered: its CHAT_MODELS id, or CHAT_MODEL ("offline-demo" offline).
+    model = models.CharField(max_length=100, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -19,9 +19,12 @@ from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.types import (
     AssistantMessageItem,
+    ClientToolCallItem,
     NoticeEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
 )
@@ -53,25 +56,44 @@ async def with_store_item_ids(
     events: AsyncIterator[ThreadStreamEvent],
     new_id: Callable[[], str],
 ) -> AsyncIterator[ThreadStreamEvent]:
-    """Give each streamed assistant message an id from the store.
+    """Give each streamed assistant message (and client tool call) an id from the store.
 
     ChatKit reuses the model's item id as the thread item id, but chat-completions
     providers call every item `__fake_id__`: without this, each answer would overwrite the
     previous one. An id is mapped from `added` until its `done`, so a provider that reuses
-    one id for several messages still gets distinct items.
+    one id for several messages still gets distinct items; `removed` and `replaced` events
+    (a guardrail taking an answer back) name the store id of the latest item with that
+    model id, the one the client was shown.
     """
     current: dict[str, str] = {}
+    latest: dict[str, str] = {}
     async for event in events:
-        is_answer = isinstance(getattr(event, "item", None), AssistantMessageItem)
+        item = getattr(event, "item", None)
+        is_answer = isinstance(item, AssistantMessageItem)
         if isinstance(event, ThreadItemAddedEvent) and is_answer:
-            current[event.item.id] = store_id = new_id()
-            event = ThreadItemAddedEvent(item=event.item.model_copy(update={"id": store_id}))
+            current[item.id] = latest[item.id] = store_id = new_id()
+            event = ThreadItemAddedEvent(item=item.model_copy(update={"id": store_id}))
         elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id in current:
             event = event.model_copy(update={"item_id": current[event.item_id]})
-        elif isinstance(event, ThreadItemDoneEvent) and is_answer:
-            store_id = current.pop(event.item.id, None) or new_id()
-            event = ThreadItemDoneEvent(item=event.item.model_copy(update={"id": store_id}))
+        elif isinstance(event, ThreadItemDoneEvent) and (
+            is_answer or isinstance(item, ClientToolCallItem)
+        ):
+            store_id = current.pop(item.id, None) or new_id()
+            latest[item.id] = store_id
+            event = ThreadItemDoneEvent(item=item.model_copy(update={"id": store_id}))
+        elif isinstance(event, ThreadItemRemovedEvent) and event.item_id in latest:
+            event = ThreadItemRemovedEvent(item_id=latest[event.item_id])
+        elif isinstance(event, ThreadItemReplacedEvent) and item is not None and item.id in latest:
+            event = ThreadItemReplacedEvent(item=item.model_copy(update={"id": latest[item.id]}))
         yield event
+
+
+def model_name(agent: Any) -> str:
+    """The name of the model an agent runs on, for the turn's usage record."""
+    model = agent.model
+    if isinstance(model, str):
+        return model
+    return str(getattr(model, "model", "") or app_settings.MODEL)
 
 
 class ModelSilent(Exception):
@@ -163,6 +185,7 @@ class AgentRun:
         self.history = history
         self.new_item_id = new_item_id
         self.usage = Usage()
+        self.model_name = ""
 
     async def events(self) -> AsyncIterator[ThreadStreamEvent]:
         thread_id = self.agent_context.thread.id
@@ -176,6 +199,7 @@ class AgentRun:
             agent = agent_for(self.agent_context.request_context)
             if servers:
                 agent = agent.clone(mcp_servers=[*agent.mcp_servers, *servers])
+            self.model_name = model_name(agent)
             result = Runner.run_streamed(
                 agent,
                 self.history,

@@ -404,7 +404,12 @@ class DjangoStore(Store[RequestContext]):
     # --- usage -------------------------------------------------------------------------
     @db.pooled
     def record_usage(
-        self, thread_id: str, input_tokens: int, output_tokens: int, context: RequestContext
+        self,
+        thread_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        context: RequestContext,
+        model: str = "",
     ) -> None:
         """Store one turn's token usage, and add it to the thread's running totals.
 
@@ -423,4 +428,5 @@ class DjangoStore(Store[RequestContext]):
             thread_id=thread_id if updated else None,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            model=model[:100],
         )
