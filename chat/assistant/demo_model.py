@@ -289,8 +289,9 @@ class DemoModel(Model):
             reply += f" Source: {DEMO_SOURCE['title']}."
         return reply
 
-    def annotations_for(self, input: str | list[Any], reply: str) -> list[AnnotationURLCitation]:
-        """A URL citation of the demo's source when the user asked for sources."""
+    def annotations_for(self, input: str | list[Any], reply: str) -> list[dict[str, Any]]:
+        """A URL citation of the demo's source when the user asked for sources (as plain
+        dicts: the Agents SDK copies events, and ChatKit re-validates annotations)."""
         if not wants_sources(input) or DEMO_SOURCE["title"] not in reply:
             return []
         start = reply.rindex(DEMO_SOURCE["title"])
@@ -300,7 +301,7 @@ class DemoModel(Model):
                 start_index=start,
                 end_index=start + len(DEMO_SOURCE["title"]),
                 **DEMO_SOURCE,
-            )
+            ).model_dump()
         ]
 
     def usage_for(self, input: str | list[Any], reply: str) -> Usage:
@@ -407,15 +408,7 @@ class DemoModel(Model):
             sequence_number=next(seq),
         )
         for index, annotation in enumerate(annotations):
-            yield ResponseOutputTextAnnotationAddedEvent(
-                type="response.output_text.annotation.added",
-                item_id=item_id,
-                output_index=0,
-                content_index=0,
-                annotation_index=index,
-                annotation=annotation.model_dump(),
-                sequence_number=next(seq),
-            )
+            yield annotation_added(item_id, index, annotation, next(seq))
         yield ResponseContentPartDoneEvent(
             type="response.content_part.done",
             item_id=item_id,
@@ -436,6 +429,25 @@ class DemoModel(Model):
             response=response([message], usage),
             sequence_number=next(seq),
         )
+
+
+def annotation_added(
+    item_id: str, index: int, annotation: dict, sequence_number: int
+) -> ResponseOutputTextAnnotationAddedEvent:
+    """The event of one citation, its annotation left a plain dict: validated, it would
+    become this event module's own annotation class, which ChatKit's converter rejects (a
+    provider's stream reaches ChatKit as loosely typed, and converts)."""
+    event = ResponseOutputTextAnnotationAddedEvent(
+        type="response.output_text.annotation.added",
+        item_id=item_id,
+        output_index=0,
+        content_index=0,
+        annotation_index=index,
+        annotation=None,
+        sequence_number=sequence_number,
+    )
+    event.__dict__["annotation"] = annotation
+    return event
 
 
 def function_call(name: str, arguments: dict) -> ResponseFunctionToolCall:

@@ -27,7 +27,9 @@ from chatkit.types import (
     ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
+    WorkflowItem,
 )
+from django.utils import timezone
 
 from chat.assistant.agent import agent_for
 from chat.assistant.mcp import connected_mcp_servers
@@ -172,6 +174,49 @@ class Pump:
                 await self.task
 
 
+class SdkClockStore:
+    """The store as ChatKit's agent helpers see it: items it loads carry naive local times.
+
+    `stream_agent_response` goes on with a workflow left open by the previous run (one
+    before a client tool call) and later subtracts its `created_at` from the naive
+    `datetime.now()` it stamps everything with; the store's aware times would fail that
+    ("can't subtract offset-naive and offset-aware datetimes"). Saved back, the store
+    makes them aware again.
+
+    Such a workflow is already stored: the SDK adds it again when it ends (a done event,
+    or `add_thread_item` at the end of the run), which the store refuses as a duplicate.
+    Those go to `save_item` instead (`continued` holds their ids; `events()` turns their
+    done events into replaced ones).
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.continued: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def load_thread_items(self, *args: Any, **kwargs: Any) -> Any:
+        page = await self.store.load_thread_items(*args, **kwargs)
+        for item in page.data:
+            if timezone.is_aware(item.created_at):
+                item.created_at = timezone.make_naive(item.created_at)
+            if isinstance(item, WorkflowItem):
+                self.continued.add(item.id)
+        return page
+
+    async def add_thread_item(self, thread_id: str, item: Any, context: Any) -> None:
+        if item.id in self.continued:
+            await self.store.save_item(thread_id, item, context)
+        else:
+            await self.store.add_thread_item(thread_id, item, context)
+
+    def done_as_replaced(self, event: ThreadStreamEvent) -> ThreadStreamEvent:
+        if isinstance(event, ThreadItemDoneEvent) and event.item.id in self.continued:
+            return ThreadItemReplacedEvent(item=event.item)
+        return event
+
+
 class AgentRun:
     """The agent answering one turn: iterate `events()` once, then read `usage`."""
 
@@ -181,6 +226,8 @@ class AgentRun:
         history: list[TResponseInputItem],
         new_item_id: Callable[[], str],
     ) -> None:
+        if not isinstance(agent_context.store, SdkClockStore):
+            agent_context.store = SdkClockStore(agent_context.store)
         self.agent_context = agent_context
         self.history = history
         self.new_item_id = new_item_id
@@ -214,7 +261,7 @@ class AgentRun:
                 async for event in with_store_item_ids(
                     cut_off_when_silent(pump.items(), timeout), self.new_item_id
                 ):
-                    yield event
+                    yield self.agent_context.store.done_as_replaced(event)
             except ModelSilent as error:
                 logger.warning("Model silent for %ss in thread %s", timeout, thread_id)
                 raise CustomStreamError(

@@ -126,6 +126,8 @@ async def check_action_request(
 ) -> None:
     """Refuse, before anything streams, what the SDK would only fail halfway through."""
     params = request.params
+    if not isinstance(params.action.type, str) or not params.action.type:
+        raise BadRequest("params.action.type is required.")
     entry = registered(params.action.type)
     checked_payload(entry, params.action)
     if isinstance(request, ThreadsSyncCustomActionReq) and entry.streams:
