@@ -9,13 +9,17 @@ agent as structured context (chat/assistant/converter.py), and the answer may ci
 an entity source.
 """
 
+import logging
 from typing import Any
 
 from chatkit.widgets import DynamicWidgetRoot
 from django.db.models import Q
+from pydantic import ValidationError
 
 from chat.conf import app_settings
 from chat.models import Thread, ThreadItem
+
+logger = logging.getLogger(__name__)
 
 # Most entities one search returns.
 SEARCH_LIMIT = 10
@@ -46,7 +50,8 @@ def search(user: Any, query: str) -> list[dict[str, Any]]:
 
 
 def preview(user: Any, entity_id: str) -> dict[str, Any] | None:
-    """The preview widget of an entity (None: none), checked as a widget root."""
+    """The preview widget of an entity (None: none), checked as a widget root (ChatKit
+    shows a `Basic` root)."""
     hook = app_settings.ENTITY_PREVIEW
     if hook is None:
         return None
@@ -54,7 +59,11 @@ def preview(user: Any, entity_id: str) -> dict[str, Any] | None:
     if widget is None:
         return None
     if not isinstance(widget, DynamicWidgetRoot):
-        widget = DynamicWidgetRoot.model_validate(widget)
+        try:
+            widget = DynamicWidgetRoot.model_validate(widget)
+        except ValidationError:
+            logger.warning("CHAT_ENTITY_PREVIEW gave a widget that is not one: %r", widget)
+            return None
     return widget.model_dump(mode="json", exclude_none=True)
 
 
@@ -96,8 +105,8 @@ def preview_thread(user: Any, entity_id: str) -> dict[str, Any] | None:
         .first()
     )
     return {
-        "type": "Card",
-        "size": "sm",
+        "type": "Basic",
+        "gap": 2,
         "children": [
             {"type": "Title", "value": thread.title or "Untitled conversation", "size": "sm"},
             {"type": "Text", "value": (first or "")[:300] or "No messages yet."},
