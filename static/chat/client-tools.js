@@ -68,6 +68,7 @@ function asRecord(value) {
  * none). `page`: { theme, notice, sendAction? }.
  */
 export function createProtocolHandlers({ config, chatFetch, page, win = window }) {
+  siteRegistry(win); // window.chat exists from now on, for the site to add to
   async function onClientTool({ name, params }) {
     const handler = handlerFor("clientTools", name, win);
     if (!handler) {
