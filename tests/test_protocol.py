@@ -557,3 +557,22 @@ async def test_every_request_type_works_through_the_endpoint(alice_chat, setting
     assert len(every_type) == 16
     assert set(used) == every_type
     assert items["data"]
+
+
+# --- the demo reads attachments ---------------------------------------------------------------
+
+
+async def test_the_demo_tells_typed_text_from_attached_files(alice, alice_chat):
+    from tests.test_attachments import PNG, upload
+
+    notes = await upload(alice, "notes.txt", b"remember the milk", "text/plain")
+    picture = await upload(alice, "pixel.png", PNG, "image/png")
+
+    events = await alice_chat.stream(
+        "threads.create", input=user_input("What did I send?", [notes["id"], picture["id"]])
+    )
+
+    reply = assistant_text(events)
+    assert "You said: “What did I send?”" in reply
+    assert "notes.txt (it begins “remember the milk”)" in reply
+    assert "the image pixel.png" in reply
