@@ -198,6 +198,8 @@ class Turn(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
+    # The model that answered (empty for a turn that ran none, such as most actions).
+    model = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         indexes = [

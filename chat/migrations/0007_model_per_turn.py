@@ -11,6 +11,11 @@ class Migration(migrations.Migration):
 
     operations = [
         migrations.AddField(
+            model_name='turn',
+            name='model',
+            field=models.CharField(blank=True, default='', max_length=100),
+        ),
+        migrations.AddField(
             model_name='tokenusage',
             name='model',
             field=models.CharField(blank=True, default='', max_length=100),
