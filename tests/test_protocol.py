@@ -578,3 +578,20 @@ async def test_the_demo_tells_typed_text_from_attached_files(alice, alice_chat):
     assert "You said: “What did I send?”" in reply
     assert "notes.txt (it begins “remember the milk”)" in reply
     assert "the image pixel.png" in reply
+
+
+async def test_a_used_up_token_quota_also_stops_continuations(alice_chat, settings):
+    thread_id, _ = await alice_chat.create_thread("Please switch to dark mode")
+    settings.CHAT_DAILY_TOKEN_QUOTA = 1
+
+    response = await alice_chat.post(
+        {
+            "type": "threads.add_client_tool_output",
+            "params": {"thread_id": thread_id, "result": {"theme": "dark"}},
+        }
+    )
+
+    assert response.status_code == 429 and response["Retry-After"]
+    calls = ThreadItem.objects.filter(thread_id=thread_id, type="client_tool_call")
+    [call] = [row async for row in calls]
+    assert call.data["status"] == "pending"
