@@ -68,11 +68,22 @@ def action(action_type: str, payload: dict | None = None) -> dict:
 
 
 async def test_the_demo_sends_a_widget_that_is_stored_and_listed(alice_chat):
-    thread_id, widget = await demo_widget(alice_chat)
+    thread_id, events = await alice_chat.create_thread("Show me a widget")
+    [widget] = done_items(events, "widget")
+    updates = [
+        event["update"]
+        for event in events
+        if event["type"] == "thread.item.updated" and event["item_id"] == widget["id"]
+    ]
+    deltas = [u["delta"] for u in updates if u["type"] == "widget.streaming_text.value_delta"]
 
+    # Added, its introduction streamed in pieces, then finished.
+    assert any(e["type"] == "thread.item.added" and e["item"]["type"] == "widget" for e in events)
+    assert len(deltas) > 3 and all(u["component_id"] == "intro" for u in updates[:-1])
+    assert "".join(deltas) in widget_texts(widget["widget"])[1]
     assert widget["widget"]["type"] == "Card"
     assert "Clicked 0 times" in widget_texts(widget["widget"])
-    buttons = [widget["widget"]["children"][2]["children"][i] for i in (0, 1)]
+    buttons = [widget["widget"]["children"][3]["children"][i] for i in (0, 1)]
     assert [b["onClickAction"]["type"] for b in buttons] == ["demo.count", "demo.like"]
     row = await stored(thread_id, widget["id"])
     assert (row.type, row.text) == ("widget", "Demo widget: clicked 0 times")

@@ -25,7 +25,7 @@ from chatkit.types import (
     ThreadItemDoneEvent,
 )
 
-from chat.assistant.demo_widgets import counter_copy_text, counter_widget
+from chat.assistant.demo_widgets import counter_copy_text, streamed_counter
 from chat.conf import app_settings
 
 
@@ -49,7 +49,8 @@ CLIENT_TOOLS = [switch_theme]
 @function_tool
 async def show_demo_widget(ctx: RunContextWrapper[AgentContext]) -> str:
     """Show an interactive demo widget (a card with buttons) in the conversation."""
-    await ctx.context.stream_widget(counter_widget(), copy_text=counter_copy_text(0, False))
+    card = streamed_counter(app_settings.DEMO_WORD_DELAY)
+    await ctx.context.stream_widget(card, copy_text=counter_copy_text(0, False))
     return "Showed the demo widget: its Count button streams, its Like button answers at once."
 
 

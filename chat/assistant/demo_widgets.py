@@ -7,6 +7,8 @@ way the ChatKit SDK documents them. The handlers are registered in
 chat/chatkit/actions.py (`BUILTIN`); a site's own handlers are registered the same way.
 """
 
+import asyncio
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -17,8 +19,24 @@ from pydantic import BaseModel, Field
 COUNTER = WidgetTemplate.from_file(str(Path(__file__).parent / "widgets" / "demo_counter.widget"))
 
 
-def counter_widget(count: int = 0, liked: bool = False) -> DynamicWidgetRoot:
-    return COUNTER.build({"count": count, "liked": liked})
+# The card's introduction, streamed word by word when the card first appears.
+INTRO = "A card from the server: **Count** streams its answer, **Like** answers at once."
+
+
+def counter_widget(
+    count: int = 0, liked: bool = False, intro: str = INTRO, streaming: bool = False
+) -> DynamicWidgetRoot:
+    return COUNTER.build({"count": count, "liked": liked, "intro": intro, "streaming": streaming})
+
+
+async def streamed_counter(word_delay: float) -> AsyncIterator[DynamicWidgetRoot]:
+    """The card as it appears: its introduction streamed word by word (ChatKit sends text
+    deltas of the `intro` component), then the finished card (a root update)."""
+    words = INTRO.split(" ")
+    for shown in range(1, len(words) + 1):
+        yield counter_widget(intro=" ".join(words[:shown]), streaming=True)
+        await asyncio.sleep(word_delay)
+    yield counter_widget()
 
 
 def counter_copy_text(count: int, liked: bool) -> str:
