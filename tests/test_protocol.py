@@ -606,3 +606,48 @@ async def test_a_used_up_token_quota_also_stops_continuations(alice_chat, settin
     calls = ThreadItem.objects.filter(thread_id=thread_id, type="client_tool_call")
     [call] = [row async for row in calls]
     assert call.data["status"] == "pending"
+
+
+async def test_a_synchronous_handler_sent_as_a_streamed_action_replaces_the_widget(alice_chat):
+    thread_id, widget = await demo_widget(alice_chat)
+
+    events = await alice_chat.stream(
+        "threads.custom_action",
+        thread_id=thread_id,
+        item_id=widget["id"],
+        action=action("demo.like", {"count": 5, "liked": False}),
+    )
+
+    [replaced] = [event["item"] for event in events if event["type"] == "thread.item.replaced"]
+    assert "Liked" in widget_texts(replaced["widget"])
+    assert "Clicked 5 times" in widget_texts((await stored(thread_id, widget["id"])).data["widget"])
+
+
+async def test_widget_items_round_trip_through_the_store(alice):
+    from datetime import datetime
+
+    from chatkit.types import ThreadMetadata, WidgetItem
+
+    from chat.assistant.demo_widgets import counter_widget
+    from chat.chatkit.store import DjangoStore
+    from chat.context import RequestContext
+
+    store, context = DjangoStore(), RequestContext(user=alice)
+    thread = ThreadMetadata(id="thr_widgets", created_at=datetime.now())
+    await store.save_thread(thread, context)
+    item = WidgetItem(
+        id="msg_w",
+        thread_id=thread.id,
+        created_at=datetime.now(),
+        widget=counter_widget(7, liked=True),
+        copy_text="seven",
+    )
+
+    await store.add_thread_item(thread.id, item, context)
+    loaded = await store.load_item(thread.id, "msg_w", context)
+    page = await store.load_thread_items(thread.id, None, 10, "asc", context)
+
+    assert isinstance(loaded, WidgetItem) and loaded.copy_text == "seven"
+    assert widget_texts(loaded.widget.model_dump()) == widget_texts(item.widget.model_dump())
+    assert widget_actions(loaded.widget.model_dump()) == widget_actions(item.widget.model_dump())
+    assert [entry.id for entry in page.data] == ["msg_w"]
