@@ -520,10 +520,11 @@ async def test_every_request_type_works_through_the_endpoint(alice_chat, setting
     created = await stream("threads.create", input=user_input("Show me a widget"))
     thread_id = created[0]["thread"]["id"]
     [widget] = done_items(created, "widget")
-    await stream("threads.add_user_message", thread_id=thread_id, input=user_input("dark mode"))
+    dark = user_input("switch to dark mode")
+    await stream("threads.add_user_message", thread_id=thread_id, input=dark)
     await stream("threads.add_client_tool_output", thread_id=thread_id, result={"ok": True})
     asked = await stream(
-        "threads.add_user_message", thread_id=thread_id, input=user_input("ask me")
+        "threads.add_user_message", thread_id=thread_id, input=user_input("ask me a question")
     )
     used.remove("threads.add_user_message")
     [question] = done_items(asked, "structured_input")

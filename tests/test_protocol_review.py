@@ -189,3 +189,26 @@ def test_bad_protocol_settings_are_named_at_start_up(settings, name, value, frag
 
     with pytest.raises(Exception, match=f"CHAT_{name}"):
         call_command("check")
+
+
+@pytest.mark.parametrize(
+    "text, tool",
+    [
+        ("Show me a widget", "show_demo_widget"),
+        ("Stop me, widget", None),
+        ("Please switch to dark mode", "switch_theme"),
+        ("Is dark mode bad for the eyes?", None),
+        ("Let's celebrate!", "celebrate"),
+        ("Run a long task", "long_task"),
+        ("What progress did we make?", None),
+        ("Ask me a question", "ask_preferences"),
+        ("Can you ask me later?", None),
+    ],
+)
+def test_only_the_documented_phrases_set_off_the_demos_tools(text, tool):
+    from chat.assistant.demo_model import planned_tool_call
+
+    names = {"show_demo_widget", "switch_theme", "celebrate", "long_task", "ask_preferences"}
+    planned = planned_tool_call([{"role": "user", "content": text}], names)
+
+    assert (planned[0] if planned else None) == tool

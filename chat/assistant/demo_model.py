@@ -180,16 +180,17 @@ def demo_reply(input: str | list[Any], model_name: str | None = None) -> str:
 SEARCH_REQUEST = re.compile(r"search (?:my|our) (?:conversations|chats|history) for (.+)", re.I)
 TIME_QUESTION = re.compile(r"\b(what time|time is it|current time|what day|today's date)\b", re.I)
 JSON_OBJECT = re.compile(r"\{.*\}", re.S)
-THEME_REQUEST = re.compile(r"\b(dark|light) (?:mode|theme)\b", re.I)
+THEME_REQUEST = re.compile(r"\b(?:switch|change|go) to (dark|light) (?:mode|theme)\b", re.I)
 # Phrases that make the demo call one of its tools (chat/assistant/demo_tools.py).
+# Specific on purpose: everyday messages must not set them off.
 DEMO_PHRASES = [
-    (re.compile(r"\bwidget\b", re.I), "show_demo_widget"),
-    (re.compile(r"\b(celebrate|confetti)\b", re.I), "celebrate"),
-    (re.compile(r"\b(progress|long task)\b", re.I), "long_task"),
-    (re.compile(r"\b(ask me|question for me)\b", re.I), "ask_preferences"),
+    (re.compile(r"\bshow me a (?:demo )?widget\b", re.I), "show_demo_widget"),
+    (re.compile(r"\blet'?s celebrate\b", re.I), "celebrate"),
+    (re.compile(r"\brun a long task\b", re.I), "long_task"),
+    (re.compile(r"\bask me a question\b", re.I), "ask_preferences"),
 ]
 # The phrase that makes the demo cite a source (URL annotations on its answer).
-SOURCE_REQUEST = re.compile(r"\b(sources?|cite|citations?)\b", re.I)
+SOURCE_REQUEST = re.compile(r"\bcite (?:a|your) sources?\b", re.I)
 DEMO_SOURCE = {"url": "https://docs.djangoproject.com/", "title": "Django documentation"}
 
 

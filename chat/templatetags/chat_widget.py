@@ -68,7 +68,7 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
 # What the offline demo can show (chat/assistant/demo_model.py reacts to these phrases).
 DEMO_PROMPTS = [
     {"label": "Show me a widget", "prompt": "Show me a widget", "icon": "sparkle"},
-    {"label": "Switch to dark mode", "prompt": "Switch to dark mode", "icon": "lightbulb"},
+    {"label": "Change the page's theme", "prompt": "Switch to dark mode", "icon": "lightbulb"},
     {"label": "Let's celebrate", "prompt": "Let's celebrate!", "icon": "confetti"},
     {"label": "Run a long task", "prompt": "Run a long task", "icon": "bolt"},
     {"label": "Cite a source", "prompt": "Cite a source about Django", "icon": "book-open"},
