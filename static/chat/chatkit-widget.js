@@ -185,7 +185,8 @@ export function createChatKitClient({ config, chatFetch, turns = null, live = nu
     page: {
       theme,
       notice,
-      sendAction: (action) => element?.sendCustomAction?.(action),
+      // The element's method for sending an action to the server (named either way).
+      sendAction: (action) => (element?.sendCustomAction ?? element?.sendAction)?.call(element, action),
     },
   });
 
