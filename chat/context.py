@@ -23,14 +23,15 @@ class TurnUsage:
     thread_id: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    # The model that answered (its CHAT_MODELS id, or CHAT_MODEL).
+    model: str = ""
 
 
 @dataclass
 class TurnTiming:
-    """When a turn started and first showed answer text (a monotonic clock), and the
-    model that answered: what the insights page reports per turn."""
+    """When a turn started and first showed answer text (a monotonic clock): what the
+    insights page reports per turn, next to the model that answered."""
 
-    model: str
     started: float
     first_text: float | None = None
 
@@ -39,11 +40,10 @@ class TurnTiming:
             self.first_text = time.monotonic()
 
     def fields(self) -> dict[str, Any]:
-        """The TokenUsage columns: model, time to first token, answer duration (ms)."""
+        """The TokenUsage columns: time to first token and answer duration (ms)."""
         now = time.monotonic()
         first = None if self.first_text is None else round((self.first_text - self.started) * 1000)
         return {
-            "model": self.model[:100],
             "first_token_ms": first,
             "duration_ms": round((now - self.started) * 1000),
         }
@@ -63,6 +63,10 @@ class RequestContext:
     # The id `threads.create` gives its new thread: chosen before the SDK runs, so the
     # turn can hold the thread's lease from the start (chat/chatkit/turns.py).
     new_thread_id: str = ""
+    # What the user picked in the composer (inference_options), already checked against
+    # CHAT_MODELS and CHAT_COMPOSER_TOOLS: a model id, and the agent tool to call.
+    model_id: str = ""
+    tool_choice: str = ""
 
     @property
     def user_id(self) -> Any:

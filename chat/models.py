@@ -188,7 +188,8 @@ class TokenUsage(models.Model):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
-    # The model that answered, and how long the user waited for its first text and for
+    # The model that answered (its CHAT_MODELS id, or CHAT_MODEL; "offline-demo" offline),
+    # and how long the user waited for its first text and for
     # the whole answer (None when unknown: rows from before these were recorded).
     model = models.CharField(max_length=100, blank=True, default="")
     first_token_ms = models.PositiveIntegerField(null=True, blank=True)
@@ -230,6 +231,8 @@ class Turn(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
+    # The model that answered (empty for a turn that ran none, such as most actions).
+    model = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         indexes = [

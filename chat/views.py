@@ -19,6 +19,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.jwt import AuthenticationFailed, authenticate_bearer, unauthorized
+from chat.assistant import entities
 from chat.attachments import access, serving, uploads
 from chat.attachments.store import to_json
 from chat.chatkit.requestlog import RequestLog
@@ -36,6 +37,7 @@ from chat.errors import (
     Unavailable,
     error_response,
 )
+from chatsite import db
 
 logger = logging.getLogger(__name__)
 
@@ -185,6 +187,32 @@ async def resume_thread_turn(request: HttpRequest, thread_id: str) -> HttpRespon
     if events is None:
         return HttpResponse(status=204)
     return sse_response(sse_stream(events, app_settings.KEEPALIVE_SECONDS))
+
+
+# --- @-mentions (chat/assistant/entities.py) ---------------------------------------------
+
+
+@allow("GET")
+@json_errors
+async def entity_search(request: HttpRequest) -> HttpResponse:
+    """The composer's tag search (`entities.onTagSearch`): `?q=` -> {"entities": [...]}."""
+    user = await authenticate_bearer(request)
+    if not entities.enabled():
+        raise NotFound("@-mentions are not enabled on this site.")
+    found = await db.run(entities.search, user, request.GET.get("q", ""))
+    return JsonResponse({"entities": found})
+
+
+@allow("GET")
+@json_errors
+async def entity_preview(request: HttpRequest) -> HttpResponse:
+    """An entity's preview (`entities.onRequestPreview`): `?id=` -> {"preview": widget};
+    404 for one the user may not see."""
+    user = await authenticate_bearer(request)
+    preview = await db.run(entities.preview, user, request.GET.get("id", ""))
+    if preview is None:
+        raise NotFound()
+    return JsonResponse({"preview": preview})
 
 
 # --- attachments ------------------------------------------------------------------------

@@ -37,7 +37,7 @@ async def test_each_answer_records_its_model_and_timings(alice_chat, settings):
     await alice_chat.stream("threads.create", input=user_input("hello there"))
 
     usage = await TokenUsage.objects.aget()
-    assert usage.model == "demo"
+    assert usage.model == "offline-demo"
     assert usage.first_token_ms is not None and usage.duration_ms is not None
     assert 0 <= usage.first_token_ms <= usage.duration_ms
 

@@ -255,6 +255,7 @@ class TurnRunner:
             finished_at=timezone.now(),
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
+            model=usage.model[:100],
         )
         await broadcast.notify_user(
             self.context.user_id,

@@ -11,17 +11,24 @@ from collections.abc import AsyncIterator
 from chatkit.agents import AgentContext
 from chatkit.server import ChatKitServer
 from chatkit.types import (
+    Action,
+    AudioInput,
     FeedbackKind,
+    SyncCustomActionResponse,
     ThreadMetadata,
     ThreadStreamEvent,
+    TranscriptionResult,
     UserMessageItem,
+    WidgetItem,
 )
 
-from chat.assistant.agent import model_name
+from chat.assistant import dictation
 from chat.assistant.converter import SiteItemConverter
 from chat.assistant.run import AgentRun
 from chat.attachments.store import DjangoAttachmentStore
+from chat.chatkit import actions
 from chat.chatkit.checkpoints import checkpointed
+from chat.chatkit.protocol import with_turn_choices
 from chat.chatkit.store import DjangoStore
 from chat.conf import app_settings
 from chat.context import RequestContext, TurnTiming
@@ -62,6 +69,7 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
     ) -> AsyncIterator[ThreadStreamEvent]:
         if input_user_message is not None and not thread.title:
             thread.title = title_from(input_user_message, app_settings.TITLE_MAX_CHARS)
+        context = await with_turn_choices(self.store, thread, input_user_message, context)
         run = AgentRun(
             AgentContext(thread=thread, store=self.store, request_context=context),
             await self.history(thread, context),
@@ -70,7 +78,7 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
         events = checkpointed(
             run.events(), thread.id, self.store, context, app_settings.CHECKPOINT_SECONDS
         )
-        timing = TurnTiming(model=model_name(), started=time.monotonic())
+        timing = TurnTiming(started=time.monotonic())
         try:
             async for event in events:
                 timing.saw(carries_answer_text(event))
@@ -80,8 +88,14 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
             context.usage.thread_id = thread.id
             context.usage.input_tokens = run.usage.input_tokens
             context.usage.output_tokens = run.usage.output_tokens
+            context.usage.model = run.model_name
             await self.store.record_usage(
-                thread.id, run.usage.input_tokens, run.usage.output_tokens, context, timing
+                thread.id,
+                run.usage.input_tokens,
+                run.usage.output_tokens,
+                context,
+                timing,
+                model=run.model_name,
             )
 
     async def history(self, thread: ThreadMetadata, context: RequestContext) -> list:
@@ -99,3 +113,35 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
         context: RequestContext,
     ) -> None:
         await self.store.save_feedback(thread_id, item_ids, feedback, context)
+
+    # --- the rest of the protocol: chat/chatkit/actions.py, chat/assistant/dictation.py ---
+
+    async def action(
+        self,
+        thread: ThreadMetadata,
+        action: Action,
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> AsyncIterator[ThreadStreamEvent]:
+        entry, call = actions.action_call(
+            thread, action, sender, context, self.store, lambda: self.respond(thread, None, context)
+        )
+        async for event in actions.stream_action(entry, call):
+            yield event
+
+    async def sync_action(
+        self,
+        thread: ThreadMetadata,
+        action: Action,
+        sender: WidgetItem | None,
+        context: RequestContext,
+    ) -> SyncCustomActionResponse:
+        entry, call = actions.action_call(
+            thread, action, sender, context, self.store, lambda: self.respond(thread, None, context)
+        )
+        return await actions.sync_action(entry, call)
+
+    async def transcribe(
+        self, audio_input: AudioInput, context: RequestContext
+    ) -> TranscriptionResult:
+        return await dictation.transcribe(audio_input)

@@ -420,6 +420,7 @@ class DjangoStore(Store[RequestContext]):
         output_tokens: int,
         context: RequestContext,
         timing: TurnTiming | None = None,
+        model: str = "",
     ) -> None:
         """Store one turn's token usage, and add it to the thread's running totals.
 
@@ -441,4 +442,5 @@ class DjangoStore(Store[RequestContext]):
             input_tokens=input_tokens,
             output_tokens=output_tokens,
             **(timing.fields() if timing else {}),
+            model=model[:100],
         )

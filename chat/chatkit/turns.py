@@ -34,6 +34,12 @@ from chatsite import db
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
 MESSAGE_TYPES = {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
+# Requests that may run the model without a new message: counted against the quota only.
+CONTINUATION_TYPES = {
+    "threads.add_client_tool_output",
+    "threads.add_structured_input",
+    "threads.custom_action",
+}
 # How long a stop request waits for the turn to wind down (its partial answer stored).
 STOP_WAIT_SECONDS = 5.0
 
@@ -87,6 +93,8 @@ async def start_turn(
     if request.type in MESSAGE_TYPES:
         await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id))
         await counted(LimitRefusal.Limit.RATE, context, check_message_rate(context.user_id))
+    elif request.type in CONTINUATION_TYPES:
+        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id))
     thread_id = getattr(request.params, "thread_id", None)
     thread_exists = thread_id is not None
     if not thread_exists:
