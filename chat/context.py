@@ -24,6 +24,19 @@ class TurnUsage:
     output_tokens: int = 0
 
 
+@dataclass(eq=False)
+class RequestMemo:
+    """What one request already read, so that no step of it reads it again: the threads
+    it loaded (which proves they are the user's), and the newest items of a thread until
+    the request itself changes them (chat/chatkit/store.py keeps both)."""
+
+    threads: dict[str, Any] = field(default_factory=dict)
+    # thread id -> (the limit read, the items newest first, whether more follow)
+    newest_items: dict[str, tuple[int, list, bool]] = field(default_factory=dict)
+    # Threads that had a turn recorded as running when loaded (chat/chatkit/recovery.py).
+    turn_left_running: dict[str, bool] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class RequestContext:
     """Passed to every Store and server call; the store scopes every query to `user`."""
@@ -38,6 +51,8 @@ class RequestContext:
     # The id `threads.create` gives its new thread: chosen before the SDK runs, so the
     # turn can hold the thread's lease from the start (chat/chatkit/turns.py).
     new_thread_id: str = ""
+    # Reads this request made; shared by copies of the context (dataclasses.replace).
+    memo: RequestMemo = field(default_factory=RequestMemo, compare=False, repr=False)
 
     @property
     def user_id(self) -> Any:

@@ -23,11 +23,13 @@ T = TypeVar("T")
 
 _pool: ThreadPoolExecutor | None = None
 _size = 0
+_release_after_each_job = False
 
 
 def pool() -> ThreadPoolExecutor:
-    global _pool, _size
+    global _pool, _size, _release_after_each_job
     if _pool is None:
+        _release_after_each_job = uses_connection_pool()
         from chat.conf import app_settings
 
         size = app_settings.DB_POOL_SIZE
@@ -35,6 +37,11 @@ def pool() -> ThreadPoolExecutor:
             size = 1
         _pool, _size = ThreadPoolExecutor(max_workers=size, thread_name_prefix="db"), size
     return _pool
+
+
+def uses_connection_pool() -> bool:
+    """Whether the database is PostgreSQL with Django's psycopg pool (chatsite/settings.py)."""
+    return bool(connections["default"].settings_dict.get("OPTIONS", {}).get("pool"))
 
 
 def call(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
@@ -45,6 +52,10 @@ def call(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
         # handed to the next job: this thread reconnects on its next query.
         connections.close_all()
         raise
+    finally:
+        if _release_after_each_job:
+            # Back to the psycopg pool, for the worker's other threads (sync views) too.
+            connections["default"].close()
 
 
 async def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -48,7 +48,6 @@ admission = Admission()
 async def run_request(
     server: SiteChatKitServer,
     request: ChatKitReq,
-    body: bytes,
     context: RequestContext,
     log: RequestLog,
 ) -> NonStreamingResult | AsyncIterator[bytes]:
@@ -59,8 +58,8 @@ async def run_request(
     """
     await authorize_request(request, server.store, context)
     if not is_streaming_req(request):
-        return await server.process(body, context)
-    runner = await start_turn(server, request, body, context, log)
+        return await server.process(request, context)
+    runner = await start_turn(server, request, context, log)
     await runner.started.wait()
 
     async def closed(outcome: str) -> None:
@@ -75,7 +74,6 @@ async def run_request(
 async def start_turn(
     server: SiteChatKitServer,
     request: ChatKitReq,
-    body: bytes,
     context: RequestContext,
     log: RequestLog,
 ) -> TurnRunner:
@@ -96,7 +94,7 @@ async def start_turn(
     await take_leases(thread_id, context.user_id, turn_id)
     runner = TurnRunner(
         server,
-        body,
+        request,
         context,
         thread_id=thread_id,
         turn_id=turn_id,
