@@ -51,6 +51,8 @@ class RequestContext:
     # The id `threads.create` gives its new thread: chosen before the SDK runs, so the
     # turn can hold the thread's lease from the start (chat/chatkit/turns.py).
     new_thread_id: str = ""
+    # Its title, from the message that creates it: stored with the thread's row at once.
+    new_thread_title: str = ""
     # Reads this request made; shared by copies of the context (dataclasses.replace).
     memo: RequestMemo = field(default_factory=RequestMemo, compare=False, repr=False)
 

@@ -16,6 +16,7 @@ from chatkit.types import (
     FeedbackKind,
     ThreadMetadata,
     ThreadStreamEvent,
+    UserMessageInput,
     UserMessageItem,
 )
 from pydantic import TypeAdapter
@@ -30,8 +31,9 @@ from chat.conf import app_settings
 from chat.context import RequestContext
 
 
-def title_from(message: UserMessageItem, max_chars: int) -> str:
-    """A thread title from the first message: its words, cut on a word boundary."""
+def title_from(message: UserMessageItem | UserMessageInput, max_chars: int) -> str:
+    """A thread title from the first message (or the input it is made of): its words, cut
+    on a word boundary."""
     text = " ".join(" ".join(part.text for part in message.content).split())
     if len(text) <= max_chars:
         return text or "New conversation"

@@ -257,18 +257,20 @@ class DjangoStore(Store[RequestContext]):
         return thread_metadata(row)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        created = await db.run(self.save_thread_row, thread, context)
-        if created:  # a new thread has no turn left running to close
-            context.memo.turn_left_running[thread.id] = False
-        context.memo.threads[thread.id] = ThreadMetadata.model_validate(
-            thread.model_dump(exclude={"items"})
-        )
+        metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
+        created = False
+        if context.memo.threads.get(thread.id) != metadata:  # else the row holds it already
+            created = await db.run(self.save_thread_row, metadata, context)
+            if created:
+                metadata.title = metadata.title or context.new_thread_title or None
+                context.memo.turn_left_running[thread.id] = False  # nothing to close
+            context.memo.threads[thread.id] = metadata
         await notify_user(
             context.user_id,
             {
                 "type": "thread.created" if created else "thread.updated",
                 "thread_id": thread.id,
-                "title": thread.title or "",
+                "title": metadata.title or "",
             },
         )
 
@@ -281,7 +283,12 @@ class DjangoStore(Store[RequestContext]):
             "metadata": without_nul(thread.metadata),
             "allowed_image_domains": thread.allowed_image_domains,
         }
-        if self.threads(context).filter(pk=thread.id).update(**fields):
+        # threads.create's thread (its id chosen up front) is new: insert it straight away,
+        # titled from the message it was created with.
+        is_new = thread.id == context.new_thread_id and thread.id not in context.memo.threads
+        if is_new:
+            fields["title"] = fields["title"] or without_nul(context.new_thread_title)[:200]
+        elif self.threads(context).filter(pk=thread.id).update(**fields):
             return False
         try:
             models.Thread.objects.create(

@@ -23,7 +23,7 @@ from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import authorize_request
 from chat.chatkit.runner import RUNNERS, TASKS, TurnRunner
-from chat.chatkit.server import SiteChatKitServer
+from chat.chatkit.server import SiteChatKitServer, title_from
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
@@ -88,7 +88,8 @@ async def start_turn(
     if not thread_exists:
         # Chosen up front so the turn can hold its lease before the SDK saves the thread.
         thread_id = server.store.generate_thread_id(context)
-        context = dataclasses.replace(context, new_thread_id=thread_id)
+        title = title_from(request.params.input, app_settings.TITLE_MAX_CHARS)
+        context = dataclasses.replace(context, new_thread_id=thread_id, new_thread_title=title)
     log.thread_id = thread_id
     turn_id = f"turn_{uuid.uuid4().hex}"
     await take_leases(thread_id, context.user_id, turn_id)
