@@ -61,7 +61,10 @@ class Thread(models.Model):
     class Meta:
         # `id` breaks created_at ties in pages; in the index, pages need no extra sort.
         indexes = [
-            models.Index(fields=["owner", "created_at", "id"], name="chat_thread_owner_created")
+            models.Index(fields=["owner", "created_at", "id"], name="chat_thread_owner_created"),
+            # The admin's list, newest activity first, and one owner's the same way.
+            models.Index(fields=["updated_at", "id"], name="chat_thread_updated"),
+            models.Index(fields=["owner", "updated_at"], name="chat_thread_owner_updated"),
         ]
         ordering = ["-created_at"]
 
