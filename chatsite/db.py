@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from asgiref.sync import ThreadSensitiveContext
 from django.db import DatabaseError, connections
 
 T = TypeVar("T")
@@ -87,3 +88,29 @@ def pooled(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
         return await run(function, *args, **kwargs)
 
     return run_pooled
+
+
+# The one thread Django's thread-sensitive work of `OneSyncThread`'s paths runs on.
+_sync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request-signals")
+
+
+class OneSyncThread:
+    """ASGI middleware: the ChatKit endpoint's thread-sensitive work on one lasting thread.
+
+    Django's ASGI handler opens a `ThreadSensitiveContext` per request, and its request
+    signals (connected sync receivers) then start a thread for that request, and another
+    to join it at the end: two threads per request, for an async view whose database work
+    goes through the pool above anyway. An outer context with an executor of its own
+    (asgiref's documented use) sends that work to one long-lived thread instead. Only the
+    endpoint's path: views that parse uploads off the loop keep a thread each.
+    """
+
+    def __init__(self, app: Callable, paths: frozenset[str] = frozenset({"/chatkit/"})) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> Any:
+        if scope["type"] == "http" and scope.get("path") in self.paths:
+            async with ThreadSensitiveContext(executor=_sync_thread):
+                return await self.app(scope, receive, send)
+        return await self.app(scope, receive, send)

@@ -180,8 +180,35 @@ class ConnectionSampler:
             self.thread.join()
 
 
+def measure_worker(client: Client, pid: int, thread_ids: list[str], turns: int,
+                   reads: int) -> dict[str, float]:
+    """CPU ms of the worker per streamed turn and per read, in one round."""
+    figures: dict[str, float] = {}
+    events = 0
+    started = cpu_seconds(pid)
+    for n in range(turns):
+        status, body = client.call(
+            "threads.add_user_message", thread_id=thread_ids[n % len(thread_ids)],
+            input=message("hello there"),
+        )
+        assert status == 200 and b'"type":"error"' not in body, body[-300:]
+        events += body.count(b"data: ")
+    figures["turn_ms"] = (cpu_seconds(pid) - started) * 1000 / turns
+    figures["events_per_turn"] = events / turns
+    for kind, params in (
+        ("items.list", {"thread_id": thread_ids[0], "limit": 20}),
+        ("threads.list", {"limit": 20}),
+    ):
+        started = cpu_seconds(pid)
+        for _ in range(reads):
+            status, body = client.call(kind, **params)
+            assert status == 200, body[:300]
+        figures[f"{kind}_ms"] = (cpu_seconds(pid) - started) * 1000 / reads
+    return figures
+
+
 def http_cpu(database_url: str, turns: int, reads: int, threads: int, pool: int,
-             logs: Path) -> dict[str, float]:
+             rounds: int, logs: Path) -> dict[str, float]:
     env = worker_environment(database_url, pool)
     [token] = tokens_for(env, 1)
     database = database_url.rsplit("/", 1)[1] if database_url.startswith("postgres") else None
@@ -194,39 +221,27 @@ def http_cpu(database_url: str, turns: int, reads: int, threads: int, pool: int,
             client.call("items.list", thread_id=thread_ids[0], limit=20)
             client.call("threads.list", limit=20)
         figures: dict[str, float] = {}
-        events = 0
-        started = cpu_seconds(process.pid)
-        for n in range(turns):
-            status, body = client.call(
-                "threads.add_user_message", thread_id=thread_ids[n % threads],
-                input=message("hello there"),
-            )
-            assert status == 200 and b'"type":"error"' not in body, body[-300:]
-            events += body.count(b"data: ")
-        figures["turn_ms"] = (cpu_seconds(process.pid) - started) * 1000 / turns
-        figures["events_per_turn"] = events / turns
-        for kind, params in (
-            ("items.list", {"thread_id": thread_ids[0], "limit": 20}),
-            ("threads.list", {"limit": 20}),
-        ):
-            started = cpu_seconds(process.pid)
-            for _ in range(reads):
-                status, body = client.call(kind, **params)
-                assert status == 200, body[:300]
-            figures[f"{kind}_ms"] = (cpu_seconds(process.pid) - started) * 1000 / reads
+        for _ in range(rounds):  # the least of each: other load only ever adds to it
+            for key, value in measure_worker(client, process.pid, thread_ids, turns,
+                                             reads).items():
+                figures[key] = min(value, figures.get(key, value))
     figures["connections_peak"] = peak.peak
     return figures
 
 
-def floor_cpu(turns: int, reads: int, threads: int) -> dict[str, float]:
-    done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "bench_floor.py"), "--turns", str(turns),
-         "--reads", str(reads), "--threads", str(threads)],
-        cwd=ROOT, capture_output=True, text=True, timeout=1800,
-    )
-    if done.returncode:
-        raise SystemExit(done.stderr[-3000:])
-    return json.loads(done.stdout.strip().splitlines()[-1])
+def floor_cpu(turns: int, reads: int, threads: int, rounds: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    for _ in range(rounds):
+        done = subprocess.run(
+            [sys.executable, str(ROOT / "scripts" / "bench_floor.py"), "--turns", str(turns),
+             "--reads", str(reads), "--threads", str(threads)],
+            cwd=ROOT, capture_output=True, text=True, timeout=1800,
+        )
+        if done.returncode:
+            raise SystemExit(done.stderr[-3000:])
+        for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
+            figures[key] = min(value, figures.get(key, value))
+    return figures
 
 
 # --- SQLite under concurrent users ----------------------------------------------------------
@@ -446,6 +461,8 @@ def main() -> None:
     parser.add_argument("--reads", type=int, default=500)
     parser.add_argument("--threads", type=int, default=10, help="threads the turns go to")
     parser.add_argument("--pool", type=int, default=10, help="CHAT_DB_POOL_SIZE")
+    parser.add_argument("--rounds", type=int, default=3,
+                        help="CPU figures are the least of this many rounds")
     parser.add_argument("--deep-items", type=int, default=100_000)
     parser.add_argument("--admin-items", type=int, default=100_000,
                         help="items for the admin figures (the issue's: 1000000)")
@@ -462,9 +479,11 @@ def main() -> None:
     if "cpu" not in skip:
         with tempfile.TemporaryDirectory() as scratch:
             url = database_url or f"sqlite:///{scratch}/cpu.sqlite3"
-            served = http_cpu(url, args.turns, args.reads, args.threads, args.pool, logs)
-        floor = floor_cpu(args.turns, args.reads, args.threads)
-        print("\nCPU ms per request       HTTP worker   in-process floor   ratio")
+            served = http_cpu(url, args.turns, args.reads, args.threads, args.pool,
+                              args.rounds, logs)
+        floor = floor_cpu(args.turns, args.reads, args.threads, args.rounds)
+        print(f"\nCPU ms per request (least of {args.rounds} rounds)")
+        print("                         HTTP worker   in-process floor   ratio")
         for key, label in (("turn_ms", "streamed turn"), ("items.list_ms", "items.list"),
                            ("threads.list_ms", "threads.list")):
             print(f"  {label:<22} {served[key]:>9.2f}   {floor[key]:>14.2f}   "

@@ -167,8 +167,9 @@ class TurnRunner:
             async with self.changed:
                 await self.changed.wait_for(functools.partial(self.has_news, index))
                 batch = self.chunks[index:]
-            for chunk in batch:
-                yield chunk
+            if batch:
+                # Whatever arrived since the last look goes out as one write.
+                yield b"".join(batch)
             index += len(batch)
             if self.finished and index >= len(self.chunks):
                 return
