@@ -160,16 +160,20 @@ class TurnRunner:
         if broadcast.spans_workers():
             self.unpublished.append([self.turn_id, len(self.chunks) - 1, chunk.decode()])
 
-    async def follow(self) -> AsyncIterator[bytes]:
-        """Every chunk of the turn from the first, then the live ones until it ends."""
+    async def follow(self, batched: bool = False) -> AsyncIterator[bytes]:
+        """Every chunk of the turn from the first, then the live ones until it ends;
+        `batched`: whatever arrived since the last look as one piece (one write of a
+        server-sent event stream instead of one per event)."""
         index = 0
         while True:
             async with self.changed:
                 await self.changed.wait_for(functools.partial(self.has_news, index))
                 batch = self.chunks[index:]
-            if batch:
-                # Whatever arrived since the last look goes out as one write.
+            if batched and batch:
                 yield b"".join(batch)
+            else:
+                for chunk in batch:
+                    yield chunk
             index += len(batch)
             if self.finished and index >= len(self.chunks):
                 return

@@ -125,12 +125,13 @@ def fetch_page(rows: QuerySet, order: str, limit: int) -> tuple[list, bool]:
 
 
 def page_after(
-    rows: QuerySet, anchor: dict[str, str] | None, order: str, limit: int
+    rows: QuerySet, anchor: QuerySet | None, order: str, limit: int
 ) -> tuple[list, bool]:
-    """The page of `rows` after the row `anchor` names (from the start when None), and
-    whether more follow, in one query; empty when the anchor is not among `rows`."""
+    """The page of `rows` after the `anchor` row (from the start when None), and whether
+    more follow, in one query; empty when there is no such row. The anchor needs no
+    scoping of its own: the rows it is compared with are scoped."""
     if anchor is not None:
-        rows = rows.filter(RowAfter(order, rows.filter(**anchor)))
+        rows = rows.filter(RowAfter(order, anchor))
     return fetch_page(rows, order, limit)
 
 
@@ -331,7 +332,8 @@ class DjangoStore(Store[RequestContext]):
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         rows = self.threads(context)
-        page, has_more = page_after(rows, {"pk": after} if after else None, order, limit)
+        anchor = models.Thread.objects.filter(pk=after) if after else None
+        page, has_more = page_after(rows, anchor, order, limit)
         return page_of([thread_metadata(row) for row in page], has_more)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
@@ -376,7 +378,10 @@ class DjangoStore(Store[RequestContext]):
         context: RequestContext,
     ) -> tuple[list[ThreadItem], bool]:
         rows = item_rows(self.items(thread_id, context))
-        page, has_more = page_after(rows, {"item_id": after} if after else None, order, limit)
+        anchor = (
+            models.ThreadItem.objects.filter(thread_id=thread_id, item_id=after) if after else None
+        )
+        page, has_more = page_after(rows, anchor, order, limit)
         if not page and thread_id not in context.memo.threads:
             # An empty page proves nothing: tell an empty thread from someone else's.
             context.memo.threads[thread_id] = self.load_thread_row(thread_id, context)

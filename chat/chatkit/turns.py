@@ -68,7 +68,7 @@ async def run_request(
             if runner.task is not None:  # the partial answer is stored when this returns
                 await asyncio.wait({runner.task}, timeout=STOP_WAIT_SECONDS)
 
-    return sse_stream(runner.follow(), app_settings.KEEPALIVE_SECONDS, closed)
+    return sse_stream(runner.follow(batched=True), app_settings.KEEPALIVE_SECONDS, closed)
 
 
 async def start_turn(

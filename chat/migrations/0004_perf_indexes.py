@@ -1,30 +1,36 @@
 """Indexes for the admin at scale.
 
-The thread list is ordered by last activity (`updated_at`), and its search matches message
-text with `icontains`, which PostgreSQL runs as `UPPER(text) LIKE UPPER('%word%')`: a
-trigram GIN index on exactly that expression answers it without reading every item. The
-extension and that index exist on PostgreSQL only; SQLite scans (`TrigramExtension` does
-nothing on other databases).
+The thread list is ordered by last activity (`updated_at`), and its search matches titles
+and message text with `icontains`, which PostgreSQL runs as `UPPER(col) LIKE '%WORD%'`:
+a trigram GIN index on exactly that expression, one per column, answers it without reading
+every row. The extension and those indexes exist on PostgreSQL only; SQLite scans
+(`TrigramExtension` does nothing on other databases).
 """
 
 from django.conf import settings
 from django.contrib.postgres.operations import TrigramExtension
 from django.db import migrations, models
 
-TEXT_INDEX = "chat_item_text_trgm"
+# name -> (table, column): what the admin's search matches with `icontains`.
+TEXT_INDEXES = {
+    "chat_item_text_trgm": ("chat_threaditem", "text"),
+    "chat_thread_title_trgm": ("chat_thread", "title"),
+}
 
 
-def create_text_index(apps, schema_editor):
+def create_text_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(
-            f"CREATE INDEX IF NOT EXISTS {TEXT_INDEX} ON chat_threaditem "
-            "USING gin (UPPER(text) gin_trgm_ops)"
-        )
+        for name, (table, column) in TEXT_INDEXES.items():
+            schema_editor.execute(
+                f"CREATE INDEX IF NOT EXISTS {name} ON {table} "
+                f"USING gin (UPPER({column}) gin_trgm_ops)"
+            )
 
 
-def drop_text_index(apps, schema_editor):
+def drop_text_indexes(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(f"DROP INDEX IF EXISTS {TEXT_INDEX}")
+        for name in TEXT_INDEXES:
+            schema_editor.execute(f"DROP INDEX IF EXISTS {name}")
 
 
 class Migration(migrations.Migration):
@@ -44,5 +50,5 @@ class Migration(migrations.Migration):
             index=models.Index(fields=["owner", "updated_at"], name="chat_thread_owner_updated"),
         ),
         TrigramExtension(),
-        migrations.RunPython(create_text_index, drop_text_index, elidable=False),
+        migrations.RunPython(create_text_indexes, drop_text_indexes, elidable=False),
     ]
