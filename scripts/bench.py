@@ -501,9 +501,9 @@ def main() -> None:
             print(f"  database connections: at most {served['connections_peak']} "
                   f"(CHAT_DB_POOL_SIZE={args.pool}, DATABASE_CONN_MAX_AGE=60)")
 
-    if database_url:
-        setup_django(database_url)
-    if "keyset" not in skip and database_url:
+    if not {"keyset", "admin"} <= skip:
+        setup_django(database_url or f"sqlite:///{logs / 'store.sqlite3'}")
+    if "keyset" not in skip:
         pages = keyset_pages(args.deep_items)
         first = pages.pop("first")
         print(f"\nitems.list pages of a {args.deep_items:,}-item thread (ms, median)")

@@ -128,8 +128,8 @@ def page_after(
     rows: QuerySet, anchor: QuerySet | None, order: str, limit: int
 ) -> tuple[list, bool]:
     """The page of `rows` after the `anchor` row (from the start when None), and whether
-    more follow, in one query; empty when there is no such row. The anchor needs no
-    scoping of its own: the rows it is compared with are scoped."""
+    more follow, in one query; empty when there is no such row. The anchor must be scoped
+    like `rows`: another user's row must not even serve as a position."""
     if anchor is not None:
         rows = rows.filter(RowAfter(order, anchor))
     return fetch_page(rows, order, limit)
@@ -332,7 +332,7 @@ class DjangoStore(Store[RequestContext]):
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         rows = self.threads(context)
-        anchor = models.Thread.objects.filter(pk=after) if after else None
+        anchor = rows.filter(pk=after) if after else None  # the user's own threads only
         page, has_more = page_after(rows, anchor, order, limit)
         return page_of([thread_metadata(row) for row in page], has_more)
 
@@ -378,6 +378,8 @@ class DjangoStore(Store[RequestContext]):
         context: RequestContext,
     ) -> tuple[list[ThreadItem], bool]:
         rows = item_rows(self.items(thread_id, context))
+        # Scoped by the thread alone: the rows it is compared with are this thread's, and
+        # only when the thread is the user's.
         anchor = (
             models.ThreadItem.objects.filter(thread_id=thread_id, item_id=after) if after else None
         )
