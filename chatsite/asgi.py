@@ -24,7 +24,7 @@ from django.urls import path  # noqa: E402
 
 from chat.chatkit.consumers import ChatConsumer  # noqa: E402
 from chat.chatkit.lifecycle import TurnLifecycle  # noqa: E402
-from chatsite.db import OneSyncThread  # noqa: E402
+from chatsite.db import EndpointOnLoop  # noqa: E402
 
 
 def allowed_origins() -> list[str]:
@@ -42,5 +42,5 @@ websocket = OriginValidator(
 )
 
 application = TurnLifecycle(
-    ProtocolTypeRouter({"http": OneSyncThread(django_asgi_app), "websocket": websocket})
+    ProtocolTypeRouter({"http": EndpointOnLoop(django_asgi_app), "websocket": websocket})
 )

@@ -14,7 +14,7 @@ import asyncio
 import functools
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext
@@ -90,19 +90,30 @@ def pooled(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
     return run_pooled
 
 
-# The one thread Django's thread-sensitive work of `OneSyncThread`'s paths runs on.
-_sync_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="request-signals")
+class InlineExecutor(Executor):
+    """Runs each call at once, in the calling thread (here: the event loop's)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the awaiting coroutine, as a thread would
+            future.set_exception(error)
+        return future
 
 
-class OneSyncThread:
-    """ASGI middleware: the ChatKit endpoint's thread-sensitive work on one lasting thread.
+class EndpointOnLoop:
+    """ASGI middleware: the ChatKit endpoint's thread-sensitive sync work on the loop.
 
-    Django's ASGI handler opens a `ThreadSensitiveContext` per request, and its request
-    signals (connected sync receivers) then start a thread for that request, and another
-    to join it at the end: two threads per request, for an async view whose database work
-    goes through the pool above anyway. An outer context with an executor of its own
-    (asgiref's documented use) sends that work to one long-lived thread instead. Only the
-    endpoint's path: views that parse uploads off the loop keep a thread each.
+    In an async view, Django still runs every sync-style middleware's `process_request`
+    and `process_response` and the request signals' receivers through `sync_to_async`:
+    about fourteen hops to a thread per request, and a thread started (and another to
+    join it) per request to take them. For the endpoint they are all cheap and touch no
+    database (Bearer auth, no session used; its database work goes through the pool
+    above), so an outer `ThreadSensitiveContext` with an executor of its own (asgiref's
+    documented use) runs them in place. Should one of them ever query the database, Django
+    refuses it on the loop thread (SynchronousOnlyOperation) rather than blocking it.
+    Only the endpoint's path: views that parse uploads keep their threads.
     """
 
     def __init__(self, app: Callable, paths: frozenset[str] = frozenset({"/chatkit/"})) -> None:
@@ -111,6 +122,6 @@ class OneSyncThread:
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> Any:
         if scope["type"] == "http" and scope.get("path") in self.paths:
-            async with ThreadSensitiveContext(executor=_sync_thread):
+            async with ThreadSensitiveContext(executor=InlineExecutor()):
                 return await self.app(scope, receive, send)
         return await self.app(scope, receive, send)

@@ -68,16 +68,18 @@ def worker_environment(database_url: str, pool: int) -> dict[str, str]:
     }
 
 
-def tokens_for(env: dict[str, str], users: int) -> list[str]:
-    """Migrate, and an access token for each of `users` bench users."""
+def tokens_for(env: dict[str, str], users: int | list[str]) -> list[str]:
+    """Migrate, and an access token for each of `users` bench users (or these names)."""
+    names = users if isinstance(users, list) else [f"bench{n}" for n in range(users)]
+    users = len(names)
     script = (
         "import django, sys; django.setup()\n"
         "from django.core.management import call_command\n"
         "from django.contrib.auth.models import User\n"
         "from rest_framework_simplejwt.tokens import AccessToken\n"
         "call_command('migrate', verbosity=0)\n"
-        f"for n in range({users}):\n"
-        "    user, _ = User.objects.get_or_create(username=f'bench{n}')\n"
+        f"for name in {names!r}:\n"
+        "    user, _ = User.objects.get_or_create(username=name)\n"
         "    print(AccessToken.for_user(user))\n"
     )
     done = subprocess.run(
@@ -335,11 +337,13 @@ def item_row(thread_id: str, n: int, created_at, text: str) -> tuple:
 ITEM_COLUMNS = ["item_id", "thread_id", "type", "created_at", "data", "text", "partial"]
 
 
-def keyset_pages(deep_items: int) -> dict[str, float]:
-    """First page and deep pages of one thread of `deep_items` items, via the store."""
+def keyset_pages(deep_items: int, database_url: str, logs: Path) -> dict[str, dict[str, float]]:
+    """The first page and deep pages of one thread of `deep_items` items: the query
+    through the store, and the `items.list` request a client makes through a worker."""
     from datetime import timedelta
 
     from django.contrib.auth.models import User
+    from django.db import connection
     from django.utils import timezone
 
     from chat.chatkit.store import DjangoStore
@@ -358,18 +362,16 @@ def keyset_pages(deep_items: int) -> dict[str, float]:
             item_row(thread_id, n, start + timedelta(seconds=n - n % 10 // 9), f"message {n}")
             for n in range(deep_items)
         ))
-        from django.db import connection
-
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE chat_threaditem")
     store = DjangoStore()
     ids = list(ThreadItem.objects.filter(thread_id=thread_id)
                .order_by("created_at", "id").values_list("item_id", flat=True))
-
     anchors = {"first": None}
     for share in (0.5, 0.9, 0.999):
         anchors[f"at {share:.1%}"] = ids[int(len(ids) * share) - 21]
-    times: dict[str, list[float]] = {name: [] for name in anchors}
+    queries: dict[str, list[float]] = {name: [] for name in anchors}
+    requests: dict[str, list[float]] = {name: [] for name in anchors}
 
     async def measure() -> None:
         for _ in range(31):  # interleaved, so that load on the machine falls on every page
@@ -377,11 +379,27 @@ def keyset_pages(deep_items: int) -> dict[str, float]:
                 context = RequestContext(user=user)  # a request's own, fresh each time
                 started = time.perf_counter()
                 page = await store.load_thread_items(thread_id, after, 20, "asc", context)
-                times[name].append((time.perf_counter() - started) * 1000)
+                queries[name].append((time.perf_counter() - started) * 1000)
                 assert len(page.data) == 20
 
     asyncio.run(measure())
-    return {name: statistics.median(values[1:]) for name, values in times.items()}
+    env = worker_environment(database_url, 10)
+    [token] = tokens_for(env, ["bench_keyset"])
+    with worker(env, logs / "keyset.log") as (_, port):
+        client = Client(port, token)
+        for _ in range(31):
+            for name, after in anchors.items():
+                params = {"thread_id": thread_id, "limit": 20, "order": "asc"}
+                if after:
+                    params["after"] = after
+                started = time.perf_counter()
+                status, body = client.call("items.list", **params)
+                requests[name].append((time.perf_counter() - started) * 1000)
+                assert status == 200 and len(json.loads(body)["data"]) == 20
+    return {
+        "query": {name: statistics.median(values[1:]) for name, values in queries.items()},
+        "request": {name: statistics.median(values[1:]) for name, values in requests.items()},
+    }
 
 
 def admin_at_scale(items: int, per_thread: int = 10) -> dict[str, float]:
@@ -504,12 +522,15 @@ def main() -> None:
     if not {"keyset", "admin"} <= skip:
         setup_django(database_url or f"sqlite:///{logs / 'store.sqlite3'}")
     if "keyset" not in skip:
-        pages = keyset_pages(args.deep_items)
-        first = pages.pop("first")
-        print(f"\nitems.list pages of a {args.deep_items:,}-item thread (ms, median)")
-        print(f"  first page {first:.2f}")
-        for where, ms in pages.items():
-            print(f"  page {where:<9} {ms:.2f}  ({ms / first:.2f}x the first)")
+        store_url = database_url or f"sqlite:///{logs / 'store.sqlite3'}"
+        pages = keyset_pages(args.deep_items, store_url, logs)
+        print(f"\nitems.list pages of a {args.deep_items:,}-item thread (ms, median of 30)")
+        print("                      the query      the HTTP request")
+        for where in pages["query"]:
+            query, request = pages["query"][where], pages["request"][where]
+            first_query, first_request = pages["query"]["first"], pages["request"]["first"]
+            print(f"  {where:<12} {query:>8.2f} ({query / first_query:.2f}x)"
+                  f" {request:>8.2f} ({request / first_request:.2f}x)")
 
     if "sqlite" not in skip:
         sizes = [int(size) for size in args.users.split(",") if size]

@@ -8,8 +8,11 @@ from django.core.handlers.asgi import ASGIHandler
 from tests.chatkit_client import bearer
 
 
-async def post_over_asgi(user, body: dict, disconnect_after_chunks: int | None = None):
-    """POST /chatkit/ through Django's ASGI handler, optionally hanging up mid-stream.
+async def post_over_asgi(
+    user, body: dict, disconnect_after_chunks: int | None = None, app=None
+):
+    """POST /chatkit/ through Django's ASGI handler (or `app`), optionally hanging up
+    mid-stream.
 
     Returns the response body chunks received before the end (or the disconnect).
     """
@@ -52,5 +55,5 @@ async def post_over_asgi(user, body: dict, disconnect_after_chunks: int | None =
             if disconnect_after_chunks is not None and len(data_chunks) >= disconnect_after_chunks:
                 hang_up.set()
 
-    await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=30)
+    await asyncio.wait_for((app or ASGIHandler())(scope, receive, send), timeout=30)
     return chunks

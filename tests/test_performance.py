@@ -17,6 +17,7 @@ from django.test import Client
 from pydantic import TypeAdapter
 
 from chat.models import Thread
+from tests.asgi import post_over_asgi
 from tests.chatkit_client import bearer
 from tests.test_query_budget import make_items, make_threads
 
@@ -48,6 +49,24 @@ def test_a_request_builds_no_pydantic_adapter(alice):
     assert threads.status_code == items.status_code == 200
     assert len(items.json()["data"]) == 3
     assert built.call_count == 0
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_chatkit_request_starts_no_thread(alice):
+    """Django's ASGI handler ran the request signals on a thread started for each request
+    (and another to join it): the site's HTTP application must not."""
+    from chatsite.asgi import application
+
+    http = application.app.application_mapping["http"]
+    body = {"type": "threads.list", "params": {}}
+    await post_over_asgi(alice, body, app=http)  # the database pool's threads start once
+
+    with mock.patch.object(threading.Thread, "start", autospec=True,
+                           side_effect=threading.Thread.start) as started:
+        chunks = await post_over_asgi(alice, body, app=http)
+
+    assert json.loads(b"".join(chunks)) == {"data": [], "has_more": False}
+    assert started.call_count == 0
 
 
 @pytest.mark.django_db(transaction=True)

@@ -93,7 +93,7 @@ class RowAfter(Expression):
     def __init__(self, order: str, anchor: QuerySet, fields: tuple[str, ...] = KEYSET):
         super().__init__()
         self.operator = ">" if order == "asc" else "<"
-        self.anchor = anchor.values(*fields)
+        self.anchor = anchor.order_by().values(*fields)
         self.fields = fields
 
     def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False,
