@@ -105,8 +105,10 @@ def sqlite_options() -> dict:
 
 def postgres_pool(size: int) -> dict:
     """Django's psycopg pool for one worker process: at most `size` connections, whatever
-    the load (a request waits up to 10 s for one, then answers 503)."""
-    return {"min_size": 1, "max_size": size, "timeout": 10}
+    the load. A request waits up to 3 s for one, then answers 503: long enough for a busy
+    pool (its work is short queries), short enough that a database that is down answers
+    like one (the pool keeps trying to reconnect meanwhile)."""
+    return {"min_size": 1, "max_size": size, "timeout": 3}
 
 
 def db_pool_size() -> int:
