@@ -51,8 +51,9 @@ async def post_over_asgi(
     async def send(message):
         if message["type"] == "http.response.body" and message.get("body"):
             chunks.append(message["body"])
-            data_chunks = [c for c in chunks if c.startswith(b"data: ")]
-            if disconnect_after_chunks is not None and len(data_chunks) >= disconnect_after_chunks:
+            # Events, not body chunks: the events that arrive together go out as one chunk.
+            events = sum(chunk.count(b"data: ") for chunk in chunks)
+            if disconnect_after_chunks is not None and events >= disconnect_after_chunks:
                 hang_up.set()
 
     await asyncio.wait_for((app or ASGIHandler())(scope, receive, send), timeout=30)
