@@ -6,8 +6,8 @@ as a transcript and export them, and only those with `chat.delete_thread` delete
 
 The thread list stays fast on large tables: counts are correlated subqueries evaluated for
 the rows on the page only, owners come in the same query, the full count is skipped, and
-message-text search is an EXISTS subquery, so a thread matching in many items is listed
-once without DISTINCT over the whole table.
+message-text search is an `IN` over the matching items (found through a trigram index on
+PostgreSQL), so a thread matching in many items is listed once without DISTINCT.
 """
 
 import io
@@ -156,7 +156,8 @@ class ThreadAdmin(ReadOnlyAdmin):
         OwnerFilter,
     )
     list_select_related = ("owner",)
-    date_hierarchy = "created_at"
+    # No date_hierarchy: its links cost two scans of every matching thread per page view
+    # (seconds at a million threads); the date filters above do the same job from an index.
     ordering = ("-updated_at", "-pk")
     search_fields = ("title", "owner__username", "owner__email")
     search_help_text = "Searches titles, owners' usernames and emails, and message text."
@@ -193,12 +194,17 @@ class ThreadAdmin(ReadOnlyAdmin):
         """Every word must match the title, the owner's username or email, or the text of
         one of the thread's items. Never spawns duplicates, so no DISTINCT is needed."""
         for term in search_terms(search_term):
-            in_items = ThreadItem.objects.filter(thread=OuterRef("pk"), text__icontains=term)
+            # Each kind of match is its own uncorrelated subquery: PostgreSQL finds the
+            # matching titles and item texts once through their trigram indexes (migration
+            # 0004) and the owners once, then checks each thread against three hashes
+            # instead of matching text on every row.
+            titled = Thread.objects.filter(title__icontains=term).values("pk")
+            owners = get_user_model().objects.filter(
+                Q(username__icontains=term) | Q(email__icontains=term)
+            ).values("pk")
+            in_items = ThreadItem.objects.filter(text__icontains=term).values("thread_id")
             queryset = queryset.filter(
-                Q(title__icontains=term)
-                | Q(owner__username__icontains=term)
-                | Q(owner__email__icontains=term)
-                | Exists(in_items)
+                Q(pk__in=titled) | Q(owner_id__in=owners) | Q(pk__in=in_items)
             )
         return queryset, False
 

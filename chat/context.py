@@ -49,6 +49,19 @@ class TurnTiming:
         }
 
 
+@dataclass(eq=False)
+class RequestMemo:
+    """What one request already read, so that no step of it reads it again: the threads
+    it loaded (which proves they are the user's), and the newest items of a thread until
+    the request itself changes them (chat/chatkit/store.py keeps both)."""
+
+    threads: dict[str, Any] = field(default_factory=dict)
+    # thread id -> (the limit read, the items newest first, whether more follow)
+    newest_items: dict[str, tuple[int, list, bool]] = field(default_factory=dict)
+    # Threads that had a turn recorded as running when loaded (chat/chatkit/recovery.py).
+    turn_left_running: dict[str, bool] = field(default_factory=dict)
+
+
 @dataclass(frozen=True)
 class RequestContext:
     """Passed to every Store and server call; the store scopes every query to `user`."""
@@ -67,6 +80,10 @@ class RequestContext:
     # CHAT_MODELS and CHAT_COMPOSER_TOOLS: a model id, and the agent tool to call.
     model_id: str = ""
     tool_choice: str = ""
+    # Its title, from the message that creates it: stored with the thread's row at once.
+    new_thread_title: str = ""
+    # Reads this request made; shared by copies of the context (dataclasses.replace).
+    memo: RequestMemo = field(default_factory=RequestMemo, compare=False, repr=False)
 
     @property
     def user_id(self) -> Any:

@@ -63,6 +63,9 @@ class Thread(models.Model):
         indexes = [
             models.Index(fields=["owner", "created_at", "id"], name="chat_thread_owner_created"),
             models.Index(fields=["created_at"], name="chat_thread_created"),
+            # The admin's list, newest activity first, and one owner's the same way.
+            models.Index(fields=["updated_at", "id"], name="chat_thread_updated"),
+            models.Index(fields=["owner", "updated_at"], name="chat_thread_owner_updated"),
         ]
         ordering = ["-created_at"]
 

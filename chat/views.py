@@ -145,7 +145,7 @@ async def answer_chatkit_request(request: HttpRequest, log: RequestLog) -> HttpR
         usage=log.usage,
     )
 
-    answer = await run_request(server, chatkit_request, body, context, log)
+    answer = await run_request(server, chatkit_request, context, log)
     if isinstance(answer, NonStreamingResult):
         return HttpResponse(answer.json, content_type="application/json")
     return sse_response(answer)

@@ -24,6 +24,7 @@ from django.urls import path  # noqa: E402
 
 from chat.chatkit.consumers import ChatConsumer  # noqa: E402
 from chat.chatkit.lifecycle import TurnLifecycle  # noqa: E402
+from chatsite.db import EndpointOnLoop  # noqa: E402
 
 
 def allowed_origins() -> list[str]:
@@ -40,4 +41,6 @@ websocket = OriginValidator(
     allowed_origins(),
 )
 
-application = TurnLifecycle(ProtocolTypeRouter({"http": django_asgi_app, "websocket": websocket}))
+application = TurnLifecycle(
+    ProtocolTypeRouter({"http": EndpointOnLoop(django_asgi_app), "websocket": websocket})
+)

@@ -102,6 +102,34 @@ TEMPLATES = [
     },
 ]
 
+def sqlite_options() -> dict:
+    """SQLite as an embedded database that takes concurrent users: write-ahead logging
+    (readers never wait for the writer), a busy timeout (a writer waits for the lock
+    instead of failing), and transactions that take the write lock when they begin
+    (`IMMEDIATE`), so two transactions never deadlock upgrading a read lock, the one case
+    a busy timeout cannot help ("database is locked" at once). With the one database
+    thread of chatsite/db.py, writes go one at a time."""
+    return {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,  # seconds: the busy timeout
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+
+def postgres_pool(size: int) -> dict:
+    """Django's psycopg pool for one worker process: at most `size` connections, whatever
+    the load. A request waits up to 3 s for one, then answers 503: long enough for a busy
+    pool (its work is short queries), short enough that a database that is down answers
+    like one (the pool keeps trying to reconnect meanwhile)."""
+    return {"min_size": 1, "max_size": size, "timeout": 3}
+
+
+def db_pool_size() -> int:
+    """CHAT_DB_POOL_SIZE as the pool needs it now; a bad value is reported by the checks."""
+    size = environment_settings(os.environ).get("CHAT_DB_POOL_SIZE")
+    return size if isinstance(size, int) and size > 0 else 10
+
+
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -111,6 +139,16 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable, so requests answer 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # No JIT compilation: the admin's queries with per-row counts are estimated costly
+    # enough to trigger it, and compiling took 1.6 s of a 10 ms search (1 M items).
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    if env_bool("DATABASE_POOL", True):
+        # A pooled connection goes back to the pool when its request ends: Django refuses
+        # persistent connections (DATABASE_CONN_MAX_AGE) together with a pool.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = postgres_pool(db_pool_size())
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(sqlite_options())
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate-limit counters, stream slots and turn locks live in the cache: Redis makes them

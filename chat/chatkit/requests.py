@@ -28,6 +28,10 @@ request_adapter: TypeAdapter[ChatKitReq] = TypeAdapter(ChatKitReq)
 UNSUPPORTED_TYPES: set[str] = set()
 
 
+# Reads and writes whose first store call on the thread refuses anyone else's thread by
+# itself (NotFoundError, a 404 before any answer): checking it up front would read it twice.
+SELF_AUTHORISING_TYPES = {"threads.get_by_id", "threads.update", "threads.delete", "items.list"}
+
 # Largest page a client may ask for in threads.list and items.list (0 means the default).
 MAX_PAGE_SIZE = 100
 
@@ -76,7 +80,7 @@ async def authorize_request(
 ) -> None:
     """Raise NotFoundError unless every thread, item and attachment it names is the user's."""
     thread_id = getattr(request.params, "thread_id", None)
-    if thread_id is not None:
+    if thread_id is not None and request.type not in SELF_AUTHORISING_TYPES:
         await store.load_thread(thread_id, context)
     if isinstance(request, (ThreadsCreateReq, ThreadsAddUserMessageReq)):
         await authorize_attachments(request.params.input.attachments, thread_id, context)

@@ -24,6 +24,7 @@ from datetime import timedelta
 
 from channels.layers import get_channel_layer
 from chatkit.server import StreamingResult
+from chatkit.types import ChatKitReq
 from django.utils import timezone
 
 from chat import models
@@ -55,7 +56,7 @@ class TurnRunner:
     def __init__(
         self,
         server: SiteChatKitServer,
-        body: bytes,
+        request: ChatKitReq,
         context: RequestContext,
         *,
         thread_id: str,
@@ -65,7 +66,7 @@ class TurnRunner:
         thread_exists: bool,
     ) -> None:
         self.server = server
-        self.body = body
+        self.request = request  # parsed once, by the view
         self.context = context
         self.thread_id = thread_id
         self.turn_id = turn_id
@@ -105,7 +106,7 @@ class TurnRunner:
                 listener = asyncio.create_task(self.listen_for_stop())
             if self.thread_exists:
                 await self.record_start()
-            result = await self.server.process(self.body, self.context)
+            result = await self.server.process(self.request, self.context)
             assert isinstance(result, StreamingResult)
             async for chunk in result:
                 if not self.thread_exists:  # threads.create: the SDK just saved the thread
@@ -169,15 +170,20 @@ class TurnRunner:
         if broadcast.spans_workers():
             self.unpublished.append([self.turn_id, len(self.chunks) - 1, chunk.decode()])
 
-    async def follow(self) -> AsyncIterator[bytes]:
-        """Every chunk of the turn from the first, then the live ones until it ends."""
+    async def follow(self, batched: bool = False) -> AsyncIterator[bytes]:
+        """Every chunk of the turn from the first, then the live ones until it ends;
+        `batched`: whatever arrived since the last look as one piece (one write of a
+        server-sent event stream instead of one per event)."""
         index = 0
         while True:
             async with self.changed:
                 await self.changed.wait_for(functools.partial(self.has_news, index))
                 batch = self.chunks[index:]
-            for chunk in batch:
-                yield chunk
+            if batched and batch:
+                yield b"".join(batch)
+            else:
+                for chunk in batch:
+                    yield chunk
             index += len(batch)
             if self.finished and index >= len(self.chunks):
                 return
@@ -226,7 +232,9 @@ class TurnRunner:
     async def record_start(self) -> None:
         # Before the user's message is stored: the note on an answer cut off by a lost
         # worker must come first.
-        await recovery.close_turns_left_in(self.thread_id, self.turn_id)
+        # (Known not to be needed when loading the thread found no turn running.)
+        if self.context.memo.turn_left_running.get(self.thread_id, True):
+            await recovery.close_turns_left_in(self.thread_id, self.turn_id)
         now = timezone.now()
         await db.run(
             models.Turn.objects.create,

@@ -23,7 +23,7 @@ from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import authorize_request
 from chat.chatkit.runner import RUNNERS, TASKS, TurnRunner
-from chat.chatkit.server import SiteChatKitServer
+from chat.chatkit.server import SiteChatKitServer, title_from
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
@@ -56,7 +56,6 @@ admission = Admission()
 async def run_request(
     server: SiteChatKitServer,
     request: ChatKitReq,
-    body: bytes,
     context: RequestContext,
     log: RequestLog,
 ) -> NonStreamingResult | AsyncIterator[bytes]:
@@ -67,8 +66,8 @@ async def run_request(
     """
     await authorize_request(request, server.store, context)
     if not is_streaming_req(request):
-        return await server.process(body, context)
-    runner = await start_turn(server, request, body, context, log)
+        return await server.process(request, context)
+    runner = await start_turn(server, request, context, log)
     await runner.started.wait()
 
     async def closed(outcome: str) -> None:
@@ -77,13 +76,12 @@ async def run_request(
             if runner.task is not None:  # the partial answer is stored when this returns
                 await asyncio.wait({runner.task}, timeout=STOP_WAIT_SECONDS)
 
-    return sse_stream(runner.follow(), app_settings.KEEPALIVE_SECONDS, closed)
+    return sse_stream(runner.follow(batched=True), app_settings.KEEPALIVE_SECONDS, closed)
 
 
 async def start_turn(
     server: SiteChatKitServer,
     request: ChatKitReq,
-    body: bytes,
     context: RequestContext,
     log: RequestLog,
 ) -> TurnRunner:
@@ -100,13 +98,14 @@ async def start_turn(
     if not thread_exists:
         # Chosen up front so the turn can hold its lease before the SDK saves the thread.
         thread_id = server.store.generate_thread_id(context)
-        context = dataclasses.replace(context, new_thread_id=thread_id)
+        title = title_from(request.params.input, app_settings.TITLE_MAX_CHARS)
+        context = dataclasses.replace(context, new_thread_id=thread_id, new_thread_title=title)
     log.thread_id = thread_id
     turn_id = f"turn_{uuid.uuid4().hex}"
     await counted(None, context, take_leases(thread_id, context.user_id, turn_id))
     runner = TurnRunner(
         server,
-        body,
+        request,
         context,
         thread_id=thread_id,
         turn_id=turn_id,

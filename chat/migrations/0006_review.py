@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('chat', '0003_turns'),
+        ('chat', '0004_perf_indexes'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
