@@ -66,6 +66,16 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
 
 ATTACHMENT_ID_PLACEHOLDER = "__id__"
 THREAD_ID_PLACEHOLDER = "__thread__"
+ITEM_ID_PLACEHOLDER = "__item__"
+# Room in a request for everything but the message text: the envelope, attachment ids, the
+# page context (bounded by PAGE_LIMITS).
+REQUEST_OVERHEAD_BYTES = 16 * 1024
+
+
+def message_max_bytes() -> int:
+    """The longest message text (UTF-8 bytes) a request can carry under MAX_REQUEST_BYTES."""
+    return max(1, app_settings.MAX_REQUEST_BYTES - REQUEST_OVERHEAD_BYTES)
+
 # The live-sync websocket (routed in chatsite/asgi.py, not by Django's URLconf).
 LIVE_PATH = "/ws/chat/"
 # Items the built-in client never shows: the SDK's context for the model and the marker
@@ -97,6 +107,22 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
             "resume": reverse("chatkit-resume", args=[THREAD_ID_PLACEHOLDER]),
         },
         "threadIdPlaceholder": THREAD_ID_PLACEHOLDER,
+        # The built-in client's extras (chat/chatkit/client_state.py): search the threads,
+        # an open thread's votes and cut answers, undo a vote, edit a sent message.
+        "clientUrls": {
+            "search": reverse("chatkit-thread-search"),
+            "itemStates": reverse("chatkit-item-states", args=[THREAD_ID_PLACEHOLDER]),
+            "feedback": reverse(
+                "chatkit-item-feedback", args=[THREAD_ID_PLACEHOLDER, ITEM_ID_PLACEHOLDER]
+            ),
+            "edit": reverse("chatkit-item-edit", args=[THREAD_ID_PLACEHOLDER, ITEM_ID_PLACEHOLDER]),
+        },
+        "itemIdPlaceholder": ITEM_ID_PLACEHOLDER,
+        # The most a message may hold (UTF-8 bytes of its JSON text): the composer counts
+        # against it instead of meeting a 413 after sending.
+        "messageMaxBytes": message_max_bytes(),
+        # The full-page chat, for the panel's "expand" control.
+        "fullPageUrl": reverse("chat-page"),
         # Live sync between the user's tabs: notices about threads and turns.
         "liveUrl": LIVE_PATH,
         # The server's own bounds, so the page holds no copies: how much of the page context
@@ -118,10 +144,12 @@ def login_link(request: HttpRequest) -> str:
 
 
 @register.inclusion_tag("chat/widget.html", takes_context=True)
-def chat_widget(context: template.Context) -> dict[str, Any]:
+def chat_widget(context: template.Context, full_page: bool = False) -> dict[str, Any]:
+    """The launcher and the floating panel; with `full_page`, the same chat filling the
+    page (/chat/), always open."""
     request = context.get("request")
     if request is None:
         return {}
     if not request.user.is_authenticated:
         return {"login_url": login_link(request)}
-    return {"config": widget_config(request)}
+    return {"config": widget_config(request), "full_page": full_page}

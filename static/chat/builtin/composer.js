@@ -4,8 +4,17 @@
 
 import { acceptAttribute, formatBytes, refusal } from "./attachments.js";
 import { h, icon, iconButton } from "./dom.js";
+import { gettext, interpolate } from "./i18n.js";
 
 const MAX_ROWS_PX = 160;
+// The length counter shows from this share of the limit on.
+const COUNTER_FROM = 0.8;
+const encoder = new TextEncoder();
+
+/** How much of a request's limit `text` takes: the UTF-8 bytes of its JSON string. */
+export function messageBytes(text) {
+  return encoder.encode(JSON.stringify(text)).length - 2;
+}
 
 /**
  * `placeholder`: the textarea's placeholder; `attachmentOptions`: the server's composer
@@ -14,7 +23,7 @@ const MAX_ROWS_PX = 160;
  * Returns { element, setStreaming(on), setCancellable(on), setValue(text), value(),
  * restore(text, attachments), addFiles(files), focus() }.
  */
-export function createComposer({ placeholder, attachmentOptions, uploader, onSend, onStop }) {
+export function createComposer({ placeholder, attachmentOptions, uploader, onSend, onStop, maxBytes = 0 }) {
   let streaming = false;
   let cancellable = true;
   const pending = []; // { chip, attachment, controller, failed, restored }: the files to send
@@ -23,12 +32,15 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     class: "bc-textarea",
     rows: 1,
     placeholder,
-    "aria-label": "Message to the assistant",
+    "aria-label": gettext("Message to the assistant"),
     enterkeyhint: "send",
+    "aria-describedby": null,
   });
-  const sendButton = iconButton("send", "Send message", { class: "bc-icon-button bc-send" });
-  const chips = h("ul", { class: "bc-chips", "aria-label": "Files to send", hidden: true });
-  const problem = h("p", { class: "bc-composer-problem", role: "alert", hidden: true });
+  const counter = h("p", { class: "bc-counter", "aria-live": "polite", hidden: true });
+  const sendButton = iconButton("send", gettext("Send message"), { class: "bc-icon-button bc-send" });
+  const chips = h("ul", { class: "bc-chips", "aria-label": gettext("Files to send"), hidden: true });
+  // Every refusal is its own line: a new one never hides an earlier one.
+  const problem = h("ul", { class: "bc-composer-problem", role: "alert", hidden: true });
   const enabled = Boolean(attachmentOptions?.enabled);
   const fileInput = h("input", {
     type: "file",
@@ -37,19 +49,62 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     accept: enabled ? acceptAttribute(attachmentOptions) : null,
     tabindex: -1,
   });
-  const attachButton = enabled ? iconButton("attach", "Attach files") : null;
+  const attachButton = enabled ? iconButton("attach", gettext("Attach files")) : null;
+  // A quoted selection ("Ask AI"): shown as a quote above the box, sent as the message's
+  // quoted_text.
+  let quote = "";
+  const quoteText = h("blockquote", { class: "bc-quote-text" });
+  const quoteRemove = iconButton("close", gettext("Remove the quote"), { class: "bc-icon-button bc-quote-remove" });
+  const quoteBox = h("div", { class: "bc-quote", hidden: true }, quoteText, quoteRemove);
+  quoteRemove.addEventListener("click", () => {
+    setQuote("");
+    textarea.focus();
+  });
+
+  function setQuote(text) {
+    quote = String(text ?? "").trim();
+    quoteText.textContent = quote;
+    quoteBox.hidden = !quote;
+  }
   const element = h(
     "form",
-    { class: "bc-composer", "aria-label": "Write a message" },
+    { class: "bc-composer", "aria-label": gettext("Write a message") },
     problem,
+    quoteBox,
     chips,
     h("div", { class: "bc-composer-row" }, attachButton, textarea, sendButton),
+    counter,
     fileInput,
   );
 
   function resize() {
     textarea.style.height = "auto";
     textarea.style.height = `${Math.min(textarea.scrollHeight, MAX_ROWS_PX)}px`;
+  }
+
+  function tooLong() {
+    return maxBytes > 0 && messageBytes(textarea.value) > maxBytes;
+  }
+
+  // The length against the limit, once the message is near it; over it, sending waits.
+  function updateCounter() {
+    if (!maxBytes) {
+      return;
+    }
+    const used = messageBytes(textarea.value);
+    counter.hidden = used < maxBytes * COUNTER_FROM;
+    const over = used > maxBytes;
+    counter.dataset.over = String(over);
+    counter.textContent = over
+      ? interpolate(gettext("Too long: %(used)s of at most %(max)s characters. Shorten it to send."), {
+          used: used.toLocaleString(),
+          max: maxBytes.toLocaleString(),
+        })
+      : interpolate(gettext("%(used)s of %(max)s characters"), {
+          used: used.toLocaleString(),
+          max: maxBytes.toLocaleString(),
+        });
+    updateButton();
   }
 
   function uploading() {
@@ -59,26 +114,37 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
   function updateButton() {
     if (streaming) {
       sendButton.replaceChildren(icon("stop"));
-      sendButton.setAttribute("aria-label", "Stop the answer");
-      sendButton.title = "Stop the answer";
+      sendButton.setAttribute("aria-label", gettext("Stop the answer"));
+      sendButton.title = gettext("Stop the answer");
       sendButton.classList.add("bc-stop");
       sendButton.disabled = !cancellable;
       return;
     }
     sendButton.replaceChildren(icon("send"));
-    sendButton.setAttribute("aria-label", "Send message");
-    sendButton.title = uploading() ? "Wait for the files to upload" : "Send message";
+    sendButton.setAttribute("aria-label", gettext("Send message"));
+    sendButton.title = uploading()
+      ? gettext("Wait for the files to upload")
+      : tooLong()
+        ? gettext("The message is too long")
+        : gettext("Send message");
     sendButton.classList.remove("bc-stop");
-    sendButton.disabled = uploading();
+    sendButton.disabled = uploading() || tooLong();
   }
 
-  function say(message) {
-    problem.textContent = message;
-    problem.hidden = !message;
+  // Clear the refusals shown; `messages` (if any) are shown instead.
+  function say(...messages) {
+    problem.replaceChildren(...messages.filter(Boolean).map((message) => h("li", {}, message)));
+    problem.hidden = problem.children.length === 0;
+  }
+
+  // Add refusals below those already shown.
+  function tell(...messages) {
+    problem.append(...messages.filter(Boolean).map((message) => h("li", {}, message)));
+    problem.hidden = problem.children.length === 0;
   }
 
   function submit() {
-    if (streaming || uploading()) {
+    if (streaming || uploading() || tooLong()) {
       return;
     }
     const text = textarea.value.trim();
@@ -89,12 +155,18 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     say("");
     textarea.value = "";
     resize();
+    updateCounter();
     pending.splice(0).forEach((entry) => entry.chip.remove());
     chips.hidden = true;
-    onSend({ text, attachments });
+    const quoted = quote;
+    setQuote("");
+    onSend(quoted ? { text, attachments, quote: quoted } : { text, attachments });
   }
 
-  textarea.addEventListener("input", resize);
+  textarea.addEventListener("input", () => {
+    resize();
+    updateCounter();
+  });
   textarea.addEventListener("keydown", (event) => {
     // isComposing: Enter that confirms an input method's candidate is not a send.
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
@@ -115,7 +187,7 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
 
   function addFiles(files) {
     if (!enabled) {
-      say("Attachments are turned off on this site.");
+      say(gettext("Attachments are turned off on this site."));
       return;
     }
     const problems = [];
@@ -127,14 +199,14 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
         start(file);
       }
     }
-    say(problems.join(" "));
+    say(...problems);
     updateButton();
   }
 
   // A file to send, shown as a chip: its icon, its name, `details` (size, progress) and a
   // remove button.
   function addEntry({ name, image, state, details = [], attachment = null, controller = null, restored = false }) {
-    const remove = iconButton("close", `Remove ${name}`, { class: "bc-icon-button bc-chip-remove" });
+    const remove = iconButton("close", interpolate(gettext("Remove %(name)s"), { name }), { class: "bc-icon-button bc-chip-remove" });
     const chip = h(
       "li",
       { class: "bc-chip", "data-state": state },
@@ -167,7 +239,7 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
 
   function start(file) {
     const controller = new AbortController();
-    const progress = h("progress", { max: 1, "aria-label": `Uploading ${file.name}` });
+    const progress = h("progress", { max: 1, "aria-label": interpolate(gettext("Uploading %(name)s"), { name: file.name }) });
     const status = h("span", { class: "bc-chip-status" }, formatBytes(file.size));
     const entry = addEntry({
       name: file.name,
@@ -204,8 +276,8 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
         entry.failed = true;
         chip.dataset.state = "failed";
         progress.remove();
-        status.textContent = "failed";
-        say(`“${file.name}” could not be uploaded: ${error.message}`);
+        status.textContent = gettext("failed");
+        tell(interpolate(gettext("“%(name)s” could not be uploaded: %(reason)s"), { name: file.name, reason: error.message }));
         updateButton();
       });
   }
@@ -228,11 +300,16 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     setValue(text) {
       textarea.value = text;
       resize();
+      updateCounter();
       textarea.setSelectionRange(text.length, text.length);
     },
     value: () => textarea.value,
+    setQuote,
     /** Put an unsent message back (its request failed before the server kept it). */
-    restore(text, attachments) {
+    restore(text, attachments, quoted = "") {
+      if (quoted && !quote) {
+        setQuote(quoted);
+      }
       if (!textarea.value.trim()) {
         textarea.value = text;
         resize();

@@ -17,9 +17,9 @@
 // there are followed here, renames and deletions show at once.
 
 import { describeChatError } from "../notice.js";
-import { quoteText } from "../selection.js";
 import { rememberedThread, rememberThread } from "../thread-memory.js";
 import { createUploader } from "./attachments.js";
+import { gettext } from "./i18n.js";
 import { createProtocol } from "./protocol.js";
 import { createThreadList } from "./thread-list.js";
 import { createView } from "./view.js";
@@ -54,9 +54,16 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
   let leftDeleted = null; // the open thread, left when live sync said it was deleted
   let lastReconnect = -Infinity; // when a lost stream was last resumed by itself
 
+  const urls = config.clientUrls ?? {};
+  const clientUrl = (name, thread, item = "") =>
+    urls[name]
+      .replace(config.threadIdPlaceholder, encodeURIComponent(thread))
+      .replace(config.itemIdPlaceholder, encodeURIComponent(item));
+
   const threads = options.history?.enabled !== false
     ? createThreadList({
         protocol,
+        searchUrl: urls.search,
         allow: { rename: options.history?.showRename !== false, delete: options.history?.showDelete !== false },
         titleMaxLength: config.titleMaxLength,
         currentId: () => threadId,
@@ -90,7 +97,19 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     attachmentUrl: (attachmentId) =>
       config.attachmentUrl.replace(config.attachmentIdPlaceholder, encodeURIComponent(attachmentId)),
     hiddenItemTypes: config.hiddenItemTypes,
-    actions: { send, stop, retry: retryLast, feedback, newConversation, loadOlder },
+    actions: {
+      send,
+      stop,
+      retry: retryLast,
+      feedback,
+      clearFeedback,
+      continueFrom,
+      edit,
+      newConversation,
+      loadOlder,
+    },
+    messageMaxBytes: config.messageMaxBytes,
+    fullPageUrl: config.fullPageUrl,
   });
   const { messages, composer } = view;
 
@@ -131,7 +150,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     view.setTitle("");
     messages.reset([]);
     updateStart();
-    messages.showStatus("Loading the conversation…");
+    messages.showStatus(gettext("Loading the conversation…"));
     return showThread(openId);
   }
 
@@ -210,6 +229,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       messages.reset([...page.data].reverse());
       stoppedIds.forEach((itemId) => messages.markStopped(itemId));
       olderCursor = page.has_more ? page.after : null;
+      loadStates(openId, current);
       updateStart();
       if (toEnd) {
         messages.scroll.toEnd();
@@ -255,6 +275,22 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     });
   }
 
+  // The user's votes and the answers cut short, as the server remembers them: shown after a
+  // reload as they were left.
+  async function loadStates(openId, current) {
+    if (!urls.itemStates) {
+      return;
+    }
+    try {
+      const states = await protocol.rest("GET", clientUrl("itemStates", openId));
+      if (current()) {
+        messages.applyStates(states);
+      }
+    } catch (error) {
+      console.error("The votes and stopped answers could not be read", error);
+    }
+  }
+
   // A first page shorter than the view leaves nothing to scroll up: load older at once.
   function fillView(mine) {
     if (mine === generation && olderCursor && view.needsMoreAbove()) {
@@ -287,14 +323,14 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
   }
 
   // --- turns ---------------------------------------------------------------------------
-  async function send({ text, attachments }) {
+  async function send({ text, attachments, quote = "" }) {
     if (opening) {
       // The thread is being read: the message goes after what it shows.
       await opening.done;
     }
     if (turn) {
       // An answer (resumed meanwhile) is running: the message waits in the composer.
-      composer.restore(text, attachments);
+      composer.restore(text, attachments, quote);
       return;
     }
     messages.clearTransient();
@@ -302,16 +338,17 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       content: [{ type: "input_text", text }],
       attachments: attachments.map((attachment) => attachment.id),
       inference_options: {},
+      ...(quote ? { quoted_text: quote } : {}),
     };
     // Shown at once; replaced by the stored message when the server confirms it.
     const pendingUserId = `local_${Date.now()}`;
-    messages.upsert({ id: pendingUserId, type: "user_message", content: input.content, attachments });
+    messages.upsert({ id: pendingUserId, type: "user_message", content: input.content, attachments, quoted_text: quote || null });
     updateStart();
     messages.scroll.toEnd();
     const [type, params] = threadId
       ? ["threads.add_user_message", { thread_id: threadId, input }]
       : ["threads.create", { input }];
-    await run(type, params, { pendingUserId, text, attachments });
+    await run(type, params, { pendingUserId, text, attachments, quote });
   }
 
   async function retryLast() {
@@ -322,6 +359,29 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     // The server drops everything after that message and answers it again.
     messages.removeAfter(userMessageId);
     await run("threads.retry_after_item", { thread_id: threadId, item_id: userMessageId }, {});
+  }
+
+  // "Continue" under a cut answer: the message it answers is answered again from there.
+  async function continueFrom(answerId) {
+    const userMessageId = messages.userMessageBefore(answerId);
+    if (turn || opening || !threadId || !userMessageId) {
+      return;
+    }
+    stoppedIds.delete(answerId);
+    messages.removeAfter(userMessageId);
+    await run("threads.retry_after_item", { thread_id: threadId, item_id: userMessageId }, {});
+  }
+
+  // A sent message edited: the server keeps the new text, then answers it again (the
+  // answers after it are replaced).
+  async function edit(itemId, text) {
+    if (turn || opening || !threadId) {
+      throw new Error(gettext("Wait for the answer to finish, or stop it, before editing."));
+    }
+    const answer = await protocol.rest("POST", clientUrl("edit", threadId, itemId), { text });
+    messages.removeAfter(itemId);
+    messages.upsert(answer.item);
+    await run("threads.retry_after_item", { thread_id: threadId, item_id: itemId }, {});
   }
 
   function startTurn(current) {
@@ -339,7 +399,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     messages.setStreaming(false);
   }
 
-  async function run(type, params, { pendingUserId = null, text = "", attachments = [] }) {
+  async function run(type, params, { pendingUserId = null, text = "", attachments = [], quote = "" }) {
     const mine = generation;
     const current = {
       kind: "send",
@@ -361,7 +421,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       });
     } catch (error) {
       if (mine === generation) {
-        failed(error, current, text, attachments);
+        failed(error, current, text, attachments, quote);
       }
     } finally {
       endTurn(current);
@@ -427,20 +487,20 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
         })
         .catch((error) => {
           if (mine === generation) {
-            messages.showError(`The answer could not be stopped. ${readable(error)}`, { retry: confirm });
+            messages.showError(`${gettext("The answer could not be stopped.")} ${readable(error)}`, { retry: confirm });
           }
         });
     confirm();
   }
 
-  function failed(error, current, text, attachments) {
+  function failed(error, current, text, attachments, quote = "") {
     messages.busyIds().forEach((itemId) => messages.setBusy(itemId, false));
     if (!current.userStored) {
       // The server never kept the message: give it back to the composer to send again.
       messages.remove(current.pendingUserId);
-      composer.restore(text, attachments);
+      composer.restore(text, attachments, quote);
       updateStart();
-      messages.showError(`Your message was not sent. ${readable(error)}`);
+      messages.showError(`${gettext("Your message was not sent.")} ${readable(error)}`);
       return;
     }
     lost(error, current);
@@ -458,7 +518,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
         lastReconnect = now;
         openThread(lostId);
       } else {
-        messages.showError(readable(error), { retry: () => openThread(lostId), retryLabel: "Reconnect" });
+        messages.showError(readable(error), { retry: () => openThread(lostId), retryLabel: gettext("Reconnect") });
       }
       return;
     }
@@ -509,7 +569,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       case "error":
         messages.busyIds().forEach((itemId) => messages.setBusy(itemId, false));
         messages.showError(
-          event.message || "Something went wrong while answering.",
+          event.message || gettext("Something went wrong while answering."),
           event.allow_retry ? { retry: retryLast } : {},
         );
         break;
@@ -532,6 +592,10 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
 
   async function feedback(itemId, kind) {
     await protocol.call("items.feedback", { thread_id: threadId, item_ids: [itemId], kind });
+  }
+
+  async function clearFeedback(itemId) {
+    await protocol.rest("DELETE", clientUrl("feedback", threadId, itemId));
   }
 
   // --- live sync: the user's other tabs and devices ---------------------------------------
@@ -600,9 +664,13 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     applyTheme() {
       view.applyTheme(theme.current());
     },
-    async quote(text) {
+    /** "Ask AI": `text` quoted in the composer, in this conversation or a new one. */
+    async quote(text, { newThread = false } = {}) {
+      if (newThread) {
+        newConversation();
+      }
       view.showConversation();
-      composer.setValue(quoteText(text));
+      composer.setQuote(text);
       composer.focus();
     },
     focus() {
