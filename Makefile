@@ -9,7 +9,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export DJANGO_SETTINGS_MODULE ?= chatsite.settings
 
-.PHONY: run test lint install install-dev bench bench-streams clean
+.PHONY: run test lint install install-dev bench bench-streams clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ run: install
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_demo_user
 	$(VENV)/bin/daphne --bind 127.0.0.1 --port $(PORT) chatsite.asgi:application
+
+# Translations: refresh locale/*/LC_MESSAGES/*.po from the templates and the chat client's
+# JavaScript, then compile them (needs GNU gettext). The compiled .mo files are committed,
+# so running the site needs no gettext.
+messages: install
+	$(PY) manage.py makemessages --all --ignore=$(VENV) --ignore=staticfiles --ignore=tests
+	$(PY) manage.py makemessages --all -d djangojs --ignore=$(VENV) --ignore=staticfiles --ignore=tests --ignore='static/chat/vendor/*'
+	$(PY) manage.py compilemessages --ignore=$(VENV)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
