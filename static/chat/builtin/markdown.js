@@ -55,7 +55,9 @@ markdown.use(mathExtension, {
     // The language goes in a data attribute: classes do not survive the sanitiser.
     code(token) {
       const language = (token.lang || "").trim().split(/\s+/)[0];
-      return `<pre data-lang="${escapeHtml(language)}"><code>${escapeHtml(token.text)}</code></pre>\n`;
+      // A final newline, as marked writes it: copied code ends its last line.
+      const text = token.text.replace(/\n*$/, "\n");
+      return `<pre data-lang="${escapeHtml(language)}"><code>${escapeHtml(text)}</code></pre>\n`;
     },
   },
 });
