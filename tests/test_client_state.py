@@ -72,9 +72,13 @@ def test_item_states_give_the_users_votes_and_cut_answers(client, alice, bob):
     models.Feedback.objects.create(item=first, user=alice, kind="positive")
     models.Feedback.objects.create(item=first, user=bob, kind="negative")
     models.Turn.objects.create(
-        id="turn1", thread=thread, kind="threads.add_user_message",
-        state=models.Turn.State.STOPPED, started_at=T0 + timedelta(seconds=3),
-        lease_expires_at=T0, finished_at=T0 + timedelta(seconds=5),
+        id="turn1",
+        thread=thread,
+        kind="threads.add_user_message",
+        state=models.Turn.State.STOPPED,
+        started_at=T0 + timedelta(seconds=3),
+        lease_expires_at=T0,
+        finished_at=T0 + timedelta(seconds=5),
     )
     status, states = get(client, alice, "/chatkit/threads/t1/items/")
     assert status == 200
@@ -100,13 +104,21 @@ def test_a_sent_message_is_edited(client, alice, bob):
     path = "/chatkit/threads/t1/items/u1/edit/"
 
     def post(user, body):
-        return client.post(path, json.dumps(body), content_type="application/json",
-                           headers=bearer(user))
+        return client.post(
+            path, json.dumps(body), content_type="application/json", headers=bearer(user)
+        )
 
     assert post(bob, {"text": "x"}).status_code == 404
     assert post(alice, {"text": "  "}).status_code == 400
-    assert client.post("/chatkit/threads/t1/items/a1/edit/", json.dumps({"text": "x"}),
-                       content_type="application/json", headers=bearer(alice)).status_code == 400
+    assert (
+        client.post(
+            "/chatkit/threads/t1/items/a1/edit/",
+            json.dumps({"text": "x"}),
+            content_type="application/json",
+            headers=bearer(alice),
+        ).status_code
+        == 400
+    )
     response = post(alice, {"text": "hello world"})
     assert response.status_code == 200
     row = models.ThreadItem.objects.get(item_id="u1")
@@ -115,7 +127,10 @@ def test_a_sent_message_is_edited(client, alice, bob):
     assert "hello world" in row.text
 
     models.Turn.objects.create(
-        id="turn1", thread=thread, kind="threads.add_user_message", started_at=T0,
+        id="turn1",
+        thread=thread,
+        kind="threads.add_user_message",
+        started_at=T0,
         lease_expires_at=T0,
     )
     assert post(alice, {"text": "again"}).status_code == 409

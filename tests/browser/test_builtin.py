@@ -322,7 +322,8 @@ def test_feedback_rename_and_delete_are_stored(open_site, make_user):
     second = Thread.objects.filter(owner=alice).exclude(pk=first.pk).get()
     answer_id = ThreadItem.objects.get(thread=second, type="assistant_message").item_id
 
-    good, bad = chat.button("Good answer"), chat.button("Bad answer")
+    good = chat.root.locator("[data-vote=positive]")
+    bad = chat.root.locator("[data-vote=negative]")
     good.click()
     expect(good).to_have_attribute("aria-pressed", "true")
     assert Feedback.objects.get(item__item_id=answer_id, user=alice).kind == "positive"
@@ -628,13 +629,13 @@ def test_ask_ai_quotes_the_selection_and_sends_it_as_page_context(open_site, mak
             document.getSelection().addRange(range);
         }"""
     )
-    site.page.get_by_role("button", name="Ask AI").click()
+    site.page.get_by_role("button", name="Ask AI", exact=True).click()
 
     chat = Chat(site)
-    quoted = "\n".join(f"> {line}" for line in expected.splitlines()) + "\n\n"
-    expect(chat.composer).to_have_value(quoted, timeout=WIDGET_TIMEOUT * 1000 + 5000)
+    # The selection is a quote above the box (sent as the message's quoted_text).
+    quote = chat.root.locator(".bc-quote-text")
+    expect(quote).to_have_text(expected.strip(), timeout=WIDGET_TIMEOUT * 1000 + 5000)
     expect(chat.composer).to_be_focused()
-    chat.composer.press("End")
     chat.composer.type("What does this mean?")
     chat.composer.press("Enter")
     chat.wait_for_answer(ANSWER_END)
@@ -651,10 +652,9 @@ def test_ask_ai_quotes_the_selection_and_sends_it_as_page_context(open_site, mak
         "title": "About · Chat site",
         "selection": expected,
     }
-    assert (
-        site.request_json(create)["params"]["input"]["content"][0]["text"]
-        == (quoted + "What does this mean?").strip()
-    )
+    sent = site.request_json(create)["params"]["input"]
+    assert sent["content"][0]["text"] == "What does this mean?"
+    assert sent["quoted_text"] == expected.strip()
     assert "selection" not in site.request_json(follow_up)["metadata"]["page"]
 
 
@@ -700,7 +700,7 @@ def test_attachments_are_picked_or_dropped_uploaded_with_progress_and_shown(
     chips = chat.root.locator(".bc-chip")
     expect(chips).to_have_count(3)
     expect(chat.root.locator(".bc-composer-problem")).to_contain_text(
-        "“tool.exe” cannot be attached"
+        "“tool.exe” is not a type that can be attached"
     )
     expect(chips.and_(site.page.locator("[data-state=ready]"))).to_have_count(3, timeout=20_000)
     progress = site.page.evaluate("() => window.__progress")
@@ -831,14 +831,18 @@ def test_keyboard_use_throughout(open_site, make_user):
     # Tab goes through the toolbar, the answer's actions and the composer, in that order.
     chat.button("Conversation history").focus()
     order = [focused_name(site)]
-    for _ in range(7):
+    for _ in range(10):
         site.page.keyboard.press("Tab")
         order.append(focused_name(site))
+    answer = "This is the offline demo assistant (mess…"
     assert order == [
         "Conversation history",
         "New conversation",
-        "Good answer",
-        "Bad answer",
+        "Open the chat full page",
+        "Edit this message",
+        f"Copy answer: “{answer}”",
+        f"Good answer: “{answer}”",
+        f"Bad answer: “{answer}”",
         "Retry this answer",
         "Attach files",
         "Message to the assistant",
