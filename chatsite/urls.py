@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("about/", views.about, name="about"),
     path("chat/", views.chat_page, name="chat-page"),
+    path("chat/widgets/", views.widget_gallery, name="widget-gallery"),
     path("jsi18n/", JavaScriptCatalog.as_view(), name="javascript-catalog"),
     path("i18n/", include("django.conf.urls.i18n")),
     path("healthz/", views.healthz, name="healthz"),

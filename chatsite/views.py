@@ -1,10 +1,13 @@
 """The site's own pages and its liveness check; the chat lives in `chat.views`."""
 
 from asgiref.sync import sync_to_async
+from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.db import DatabaseError, connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+
+from chat.widget_gallery import gallery_widgets
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -20,6 +23,16 @@ def about(request: HttpRequest) -> HttpResponse:
 def chat_page(request: HttpRequest) -> HttpResponse:
     """The full-page chat: the same client, threads and settings as the floating panel."""
     return render(request, "chat/page.html")
+
+
+def widget_gallery(request: HttpRequest) -> HttpResponse:
+    """One of each ChatKit widget component, rendered by the built-in client's renderer:
+    for staff, or anyone while DEBUG is on (a page to look at, and what the browser tests
+    check the renderer against)."""
+    if not (settings.DEBUG or request.user.is_staff):
+        raise Http404
+    widgets = [{"title": title, "widget": widget} for title, widget in gallery_widgets()]
+    return render(request, "chat/widget_gallery.html", {"widgets": widgets})
 
 
 def database_answers() -> bool:

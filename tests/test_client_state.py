@@ -134,3 +134,30 @@ def test_a_sent_message_is_edited(client, alice, bob):
         lease_expires_at=T0,
     )
     assert post(alice, {"text": "again"}).status_code == 409
+
+
+def test_the_widget_gallery_is_for_staff_or_debug_only(client, settings, django_user_model):
+    settings.DEBUG = False
+    assert client.get("/chat/widgets/").status_code == 404
+    client.force_login(django_user_model.objects.create_user("someone", password="x"))
+    assert client.get("/chat/widgets/").status_code == 404
+    client.force_login(django_user_model.objects.create_user("boss", password="x", is_staff=True))
+    response = client.get("/chat/widgets/")
+    assert response.status_code == 200
+    assert b'"type": "Chart"' in response.content
+
+
+def test_the_full_page_chat_needs_a_login_and_carries_the_config(client, alice):
+    assert client.get("/chat/").status_code == 302
+    client.force_login(alice)
+    page = client.get("/chat/").content.decode()
+    assert "data-chat-page" in page and 'id="chat-config"' in page
+    assert 'id="chat-launcher"' in page  # hidden, but there for the shared script
+
+
+def test_french_pages_and_client_catalog(client, alice):
+    client.force_login(alice)
+    page = client.get("/", headers={"accept-language": "fr"}).content.decode()
+    assert '<html lang="fr">' in page and "À propos" in page
+    catalog = client.get("/jsi18n/", headers={"accept-language": "fr"}).content.decode()
+    assert "Nouvelle conversation" in catalog

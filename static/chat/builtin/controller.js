@@ -105,6 +105,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       clearFeedback,
       continueFrom,
       edit,
+      widgetAction,
       newConversation,
       loadOlder,
     },
@@ -382,6 +383,42 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     messages.removeAfter(itemId);
     messages.upsert(answer.item);
     await run("threads.retry_after_item", { thread_id: threadId, item_id: itemId }, {});
+  }
+
+  // A widget's action: the server's (threads.custom_action, streamed, or
+  // threads.sync_custom_action, answered with the updated item) or the page's (handler
+  // "client": a `chat:widget-action` event on window, for the page's client tools). A
+  // form's values go into the payload by field name.
+  async function widgetAction(itemId, action, values = {}, { busy = () => {} } = {}) {
+    const payload = mergePayload(action.payload, values);
+    if (action.handler === "client") {
+      window.dispatchEvent(new CustomEvent("chat:widget-action", { detail: { itemId, action: { type: action.type, payload } } }));
+      return;
+    }
+    if (!threadId || turn || opening) {
+      return;
+    }
+    const params = { thread_id: threadId, item_id: itemId, action: { type: action.type, payload } };
+    const shows = action.loadingBehavior !== "none";
+    if (shows) {
+      busy(true);
+    }
+    try {
+      if (action.streaming === false) {
+        const answer = await protocol.call("threads.sync_custom_action", params);
+        if (answer?.updated_item) {
+          messages.upsert(answer.updated_item);
+        }
+      } else {
+        await run("threads.custom_action", params, {});
+      }
+    } catch (error) {
+      messages.showError(readable(error));
+    } finally {
+      if (shows) {
+        busy(false);
+      }
+    }
   }
 
   function startTurn(current) {
@@ -677,6 +714,13 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       composer.focus();
     },
   };
+}
+
+function mergePayload(payload, values) {
+  if (!values || Object.keys(values).length === 0) {
+    return payload ?? null;
+  }
+  return payload && typeof payload === "object" && !Array.isArray(payload) ? { ...payload, ...values } : { ...values };
 }
 
 // A reading of a thread that another one overtook.

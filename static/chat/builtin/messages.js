@@ -11,12 +11,18 @@ import { h, icon, iconButton } from "./dom.js";
 import { gettext, interpolate } from "./i18n.js";
 import { setMarkdown } from "./markdown.js";
 import { timeElement } from "./time.js";
+import { renderWidget } from "./widgets.js";
 
 const TEXT_DELTA = "assistant_message.content_part.text_delta";
 const PART_ADDED = "assistant_message.content_part.added";
 const PART_DONE = "assistant_message.content_part.done";
 const TASK_ADDED = "workflow.task.added";
 const TASK_UPDATED = "workflow.task.updated";
+const WIDGET_UPDATES = new Set([
+  "widget.streaming_text.value_delta",
+  "widget.component.updated",
+  "widget.root.updated",
+]);
 
 /**
  * Wire the scrolling `scroller` and its `list`.
@@ -86,6 +92,19 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
     } else if (item.type === "workflow" || item.type === "task") {
       entry.body = renderWorkflow(item);
       entry.element = h("div", { class: "bc-msg bc-msg-tool", "data-item-id": item.id }, entry.body);
+    } else if (item.type === "widget" && item.widget) {
+      entry.widget = renderWidget(item.widget, {
+        onAction: (action, { values, element }) =>
+          actions.widgetAction?.(item.id, action, values, {
+            busy: (on) => entry.widget.setBusy(action.loadingBehavior === "self" ? element : null, on),
+          }),
+      });
+      entry.element = h(
+        "div",
+        { class: "bc-msg bc-msg-widget", "data-item-id": item.id },
+        h("span", { class: "bc-sr" }, gettext("The assistant showed:")),
+        entry.widget.element,
+      );
     } else {
       entry.element = h(
         "div",
@@ -342,6 +361,13 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
         if (tasks) {
           tasks[update.task_index] = update.task;
         }
+      } else if (WIDGET_UPDATES.has(update.type) && entry.widget) {
+        const root = entry.widget.update(update);
+        if (root) {
+          item.widget = root;
+        }
+        scroll.follow();
+        return;
       } else {
         return;
       }

@@ -112,6 +112,7 @@ export function createView({
       retry: actions.retry,
       continueFrom: actions.continueFrom,
       edit: actions.edit,
+      widgetAction: actions.widgetAction,
     },
     attachmentUrl,
     hiddenTypes: hiddenItemTypes,

@@ -1,0 +1,149 @@
+"""The built-in client's widget renderer (static/chat/builtin/widgets.js) on the widget
+gallery page: one of each chatkit.widgets component (openai-chatkit 1.6.5), built by the
+server from the SDK's models; streamed text, component and root updates; actions with their
+form values; light, dark and phone screenshots."""
+
+import pytest
+from playwright.sync_api import expect
+
+from chat.widget_gallery import COMPONENT_TYPES
+from tests.browser.site import SitePage
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def open_gallery(open_site, **options) -> SitePage:
+    site = open_site(cdn="abort", **options)
+    site.goto("/chat/widgets/")
+    site.page.wait_for_function("() => document.documentElement.dataset.galleryReady")
+    return site
+
+
+def actions(site: SitePage) -> list[dict]:
+    return site.page.evaluate("() => window.__gallery.actions()")
+
+
+def test_the_gallery_shows_every_component(open_site):
+    site = open_gallery(open_site)
+    shown = set(
+        site.page.evaluate(
+            "() => [...document.querySelectorAll('[data-w-type]')].map(e => e.dataset.wType)"
+        )
+    )
+    assert shown == set(COMPONENT_TYPES)
+    page = site.page
+    expect(page.locator("[data-w-type=Title]").first).to_have_text("Trip to Lisbon")
+    expect(page.locator("[data-w-type=Markdown] strong")).to_have_text("Markdown")
+    expect(page.locator("[data-w-type=Badge]").first).to_have_text("Confirmed")
+    expect(page.locator("svg[data-icon=star] path")).to_have_count(1)  # an SVG, not a glyph
+    expect(page.get_by_role("img", name="Site logo")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Name")).to_have_attribute(
+        "placeholder", "Ada Lovelace"
+    )
+    expect(page.get_by_role("combobox", name="Meal")).to_have_value("fish")
+    expect(page.get_by_role("checkbox", name="Travel insurance")).to_be_checked()
+    expect(page.get_by_role("radio", name="Window")).to_be_checked()
+    expect(page.locator("input[type=date][name=date]")).to_have_value("2026-05-01")
+    chart = page.get_by_role("img", name="Chart: Rain, Sun, Wind")
+    expect(chart.locator("rect.w-bar")).to_have_count(3)
+    expect(chart.locator("polyline.w-line")).to_have_count(2)
+    expect(chart.locator("polygon.w-area")).to_have_count(1)
+    expect(page.locator(".w-legend-item")).to_have_text(["Rain", "Sun", "Wind"])
+    expect(page.get_by_role("button", name="Disabled")).to_be_disabled()
+    # A list limited to two shows two, then the rest on request.
+    items = page.locator("[data-w-type=ListView] .w-list > li")
+    expect(items.and_(page.locator(":visible"))).to_have_count(2)
+    page.get_by_role("button", name="Show more").click()
+    expect(items.and_(page.locator(":visible"))).to_have_count(3)
+
+
+def test_actions_carry_their_payload_and_form_values(open_site):
+    site = open_gallery(open_site)
+    page = site.page
+    page.get_by_role("button", name="Book").click()
+    page.get_by_role("button", name="Not now").click()
+    page.get_by_role("button", name="Flight 2").click()
+    # The card that is a form: its fields go with its confirm action.
+    page.get_by_role("textbox", name="Name").fill("Grace Hopper")
+    page.get_by_role("radio", name="Aisle").check()
+    page.get_by_role("checkbox", name="Travel insurance").uncheck()
+    page.get_by_role("button", name="Send").click()
+    # A Form with a submit button.
+    page.get_by_role("textbox").and_(page.locator("[name=query]")).fill("LIS")
+    page.get_by_role("button", name="Search").click()
+    expect(page.locator("#widget-actions li")).to_have_count(5)
+    book, dismiss, flight, details, search = actions(site)
+    assert (book["type"], book["payload"], book["streaming"]) == (
+        "trip.book",
+        {"trip": "lisbon"},
+        True,
+    )
+    assert (dismiss["type"], dismiss["streaming"]) == ("trip.dismiss", False)
+    assert (flight["type"], flight["payload"]) == ("flight.pick", {"id": 2})
+    assert details["type"] == "details.submit"
+    assert details["values"] == {
+        "name": "Grace Hopper",
+        "notes": "Window seat",
+        "meal": "fish",
+        "insurance": False,
+        "seat": "aisle",
+        "date": "2026-05-01",
+    }
+    assert (search["type"], search["values"], search["streaming"]) == (
+        "search.run",
+        {"query": "LIS"},
+        False,
+    )
+
+
+def test_a_required_field_holds_the_form_back(open_site):
+    site = open_gallery(open_site)
+    site.page.get_by_role("button", name="Send").click()
+    assert actions(site) == []
+
+
+def test_streamed_text_and_component_and_root_updates(open_site):
+    site = open_gallery(open_site)
+    page = site.page
+    streamed = page.locator("[data-w-id=streamed]")
+    expect(streamed).to_have_attribute("aria-busy", "true")
+    page.evaluate(
+        """() => {
+            window.__gallery.update(0, { type: 'widget.streaming_text.value_delta',
+                component_id: 'streamed', delta: ' grows', done: false });
+            window.__gallery.update(0, { type: 'widget.streaming_text.value_delta',
+                component_id: 'streamed', delta: ' and ends', done: true });
+        }"""
+    )
+    expect(streamed).to_have_text("Streaming text grows and ends")
+    expect(streamed).to_have_attribute("aria-busy", "false")
+    page.evaluate(
+        """() => window.__gallery.update(0, { type: 'widget.component.updated',
+            component_id: 'streamed',
+            component: { type: 'Badge', id: 'streamed', label: 'Replaced' } })"""
+    )
+    expect(page.locator("[data-w-id=streamed]")).to_have_text("Replaced")
+    page.evaluate(
+        """() => window.__gallery.update(1, { type: 'widget.root.updated',
+            widget: { type: 'Card', children: [{ type: 'Text', value: 'A new root' }] } })"""
+    )
+    expect(page.get_by_text("A new root")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Name")).to_have_count(0)
+
+
+@pytest.mark.parametrize(
+    ("name", "options"),
+    [
+        ("light", {}),
+        ("dark", {"color_scheme": "dark"}),
+        ("phone-light", {"viewport": {"width": 390, "height": 844}}),
+        ("phone-dark", {"color_scheme": "dark", "viewport": {"width": 390, "height": 844}}),
+    ],
+)
+def test_screenshots_of_the_gallery(open_site, screenshot_dir, name, options):
+    site = open_gallery(open_site, **options)
+    overflow = site.page.evaluate(
+        "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    assert overflow <= 0, "nothing wider than the screen"
+    site.page.screenshot(path=str(screenshot_dir / f"widgets-{name}.png"), full_page=True)
