@@ -3,7 +3,10 @@ gallery page: one of each chatkit.widgets component (openai-chatkit 1.6.5), buil
 server from the SDK's models; streamed text, component and root updates; actions with their
 form values; light, dark and phone screenshots."""
 
+import json
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
 from chat.widget_gallery import COMPONENT_TYPES
@@ -147,3 +150,65 @@ def test_screenshots_of_the_gallery(open_site, screenshot_dir, name, options):
     )
     assert overflow <= 0, "nothing wider than the screen"
     site.page.screenshot(path=str(screenshot_dir / f"widgets-{name}.png"), full_page=True)
+
+
+def test_a_widget_in_a_conversation_sends_its_actions_to_the_server(open_site, make_user):
+    """In the chat, a widget's actions go to /chatkit/: streamed ones as
+    threads.custom_action, the others as threads.sync_custom_action, with the item's id and
+    the form's values in the payload."""
+    from chatkit.types import WidgetItem
+
+    from chat import models
+    from chat.chatkit.store import item_fields
+    from chat.widget_gallery import gallery_widgets
+    from tests.browser.site import login_and_open
+
+    alice = make_user("alice")
+    thread = models.Thread.objects.create(
+        id="thr_widget",
+        owner=alice,
+        title="A widget",
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
+    )
+    widgets = dict(gallery_widgets())
+    for n, title in enumerate(["A card as a form", "A form and buttons"]):
+        item = WidgetItem.model_validate(
+            {
+                "id": f"wid_{n}",
+                "thread_id": thread.id,
+                "created_at": timezone.now(),
+                "widget": widgets[title],
+                "copy_text": title,
+            }
+        )
+        models.ThreadItem.objects.create(thread=thread, item_id=item.id, **item_fields(item))
+    site = open_site(cdn="abort")
+    site.page.add_init_script(f"localStorage.setItem('chat.thread.{alice.pk}', 'thr_widget')")
+    chat = login_and_open(site, "alice")
+
+    # (The server side of actions is another change's: what is checked here is what the
+    # client sends.)
+    def body_of(kind):
+        return lambda request: f'"{kind}"' in (request.post_data or "")
+
+    chat.root.locator("[name=query]").fill("LIS")
+    with site.page.expect_request(body_of("threads.sync_custom_action")) as sync_request:
+        chat.root.get_by_role("button", name="Search").click()
+    synced = json.loads(sync_request.value.post_data)["params"]
+    assert synced == {
+        "thread_id": "thr_widget",
+        "item_id": "wid_1",
+        "action": {"type": "search.run", "payload": {"query": "LIS"}},
+    }
+    chat.wait_until_ready()
+    chat.root.get_by_role("textbox", name="Name").fill("Ada")
+    with site.page.expect_request(body_of("threads.custom_action")) as stream_request:
+        chat.root.get_by_role("button", name="Send", exact=True).click()
+    streamed = json.loads(stream_request.value.post_data)["params"]
+    assert stream_request.value.headers["accept"] == "text/event-stream"
+    assert streamed["item_id"] == "wid_0"
+    assert streamed["action"]["type"] == "details.submit"
+    assert streamed["action"]["payload"]["form"] == "details"
+    assert streamed["action"]["payload"]["name"] == "Ada"
+    assert streamed["action"]["payload"]["seat"] == "window"
