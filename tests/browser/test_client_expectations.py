@@ -502,3 +502,44 @@ def test_screenshots_dark_and_phone(open_site, make_user, screenshot_dir, name, 
     chat.button("Conversation history").click()
     expect(chat.root.locator(".bc-thread-group")).to_have_text(["Today"])
     site.page.screenshot(path=str(screenshot_dir / f"expect-history-{name}.png"))
+
+
+# --- 2. sources under answers -------------------------------------------------------------
+
+
+def test_sources_show_under_the_answer(open_site, make_user):
+    from chatkit.types import Annotation, AssistantMessageContent, AssistantMessageItem, URLSource
+
+    from chat.chatkit.store import item_fields
+
+    alice = make_user("alice")
+    thread = stored_thread(alice, "cited", [("user", "Where is it from?")])
+    cited = AssistantMessageItem(
+        id="cited_answer",
+        thread_id="cited",
+        created_at=timezone.now(),
+        content=[
+            AssistantMessageContent(
+                text="From the docs.",
+                annotations=[
+                    Annotation(
+                        source=URLSource(title="Django docs", url="https://docs.djangoproject.com/")
+                    ),
+                    Annotation(
+                        source=URLSource(title="Django docs", url="https://docs.djangoproject.com/")
+                    ),
+                    Annotation(source=URLSource(title="Bad link", url="javascript:alert(1)")),
+                ],
+            )
+        ],
+    )
+    models.ThreadItem.objects.create(thread=thread, item_id=cited.id, **item_fields(cited))
+    site = open_site(cdn="abort")
+    chat = open_thread(site, alice, "cited")
+    sources = chat.log.locator(".bc-sources")
+    expect(sources.locator("summary")).to_have_text("Sources (2)")
+    sources.locator("summary").click()
+    expect(sources.get_by_role("link", name="Django docs")).to_have_attribute(
+        "href", "https://docs.djangoproject.com/"
+    )
+    expect(sources.get_by_role("link")).to_have_count(1)  # the javascript: one is plain text

@@ -57,6 +57,7 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
     const { item } = entry;
     if (item.type === "assistant_message") {
       setMarkdown(entry.body, assistantText(item));
+      entry.sources.replaceChildren(...renderSources(item));
     } else if (item.type === "workflow" || item.type === "task") {
       const fresh = renderWorkflow(item);
       // Keep the details open if the user opened them.
@@ -78,6 +79,7 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
       }
     } else if (item.type === "assistant_message") {
       entry.body = h("div", { class: "bc-md" });
+      entry.sources = h("div", { class: "bc-sources-box" });
       entry.actions = h("div", { class: "bc-msg-actions" });
       entry.element = h(
         "article",
@@ -85,9 +87,11 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
         { class: "bc-msg bc-msg-assistant", "data-item-id": item.id, "aria-busy": "false" },
         h("span", { class: "bc-sr" }, gettext("The assistant said:")),
         entry.body,
+        entry.sources,
         entry.actions,
       );
       entry.time = timeElement(item.created_at);
+      entry.sources.replaceChildren(...renderSources(item));
       setMarkdown(entry.body, assistantText(item));
     } else if (item.type === "workflow" || item.type === "task") {
       entry.body = renderWorkflow(item);
@@ -480,6 +484,36 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
     },
     isEmpty: () => entries.size === 0,
   };
+}
+
+// The sources an answer cites (its content's annotations), once each, as links where they
+// are web pages.
+function renderSources(item) {
+  const seen = new Set();
+  const sources = [];
+  for (const part of item.content ?? []) {
+    for (const annotation of part.annotations ?? []) {
+      const source = annotation?.source;
+      const key = source && (source.url ?? source.filename ?? source.id ?? source.title);
+      if (source && key && !seen.has(key)) {
+        seen.add(key);
+        sources.push(source);
+      }
+    }
+  }
+  if (!sources.length) {
+    return [];
+  }
+  const items = sources.map((source) => {
+    const title = source.title || source.url || source.filename || source.label || "";
+    const safeUrl = source.type === "url" && /^https?:/i.test(source.url ?? "") ? source.url : null;
+    const label = safeUrl
+      ? h("a", { href: safeUrl, target: "_blank", rel: "noopener noreferrer nofollow" }, title)
+      : h("span", {}, title);
+    const detail = source.attribution || source.description || (safeUrl ? new URL(safeUrl).host : source.filename);
+    return h("li", {}, label, detail && detail !== title ? h("span", { class: "bc-source-detail" }, detail) : null);
+  });
+  return [h("details", { class: "bc-sources" }, h("summary", {}, interpolate(gettext("Sources (%(count)s)"), { count: sources.length })), h("ol", {}, items))];
 }
 
 // The start of an answer, to tell its buttons from those of the others.
