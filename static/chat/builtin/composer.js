@@ -40,7 +40,8 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
   const sendButton = iconButton("send", gettext("Send message"), { class: "bc-icon-button bc-send" });
   const chips = h("ul", { class: "bc-chips", "aria-label": gettext("Files to send"), hidden: true });
   // Every refusal is its own line: a new one never hides an earlier one.
-  const problem = h("ul", { class: "bc-composer-problem", role: "alert", hidden: true });
+  const problems = h("ul", {});
+  const problem = h("div", { class: "bc-composer-problem", role: "alert", hidden: true }, problems);
   const enabled = Boolean(attachmentOptions?.enabled);
   const fileInput = h("input", {
     type: "file",
@@ -133,14 +134,14 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
 
   // Clear the refusals shown; `messages` (if any) are shown instead.
   function say(...messages) {
-    problem.replaceChildren(...messages.filter(Boolean).map((message) => h("li", {}, message)));
-    problem.hidden = problem.children.length === 0;
+    problems.replaceChildren(...messages.filter(Boolean).map((message) => h("li", {}, message)));
+    problem.hidden = problems.children.length === 0;
   }
 
   // Add refusals below those already shown.
   function tell(...messages) {
-    problem.append(...messages.filter(Boolean).map((message) => h("li", {}, message)));
-    problem.hidden = problem.children.length === 0;
+    problems.append(...messages.filter(Boolean).map((message) => h("li", {}, message)));
+    problem.hidden = problems.children.length === 0;
   }
 
   function submit() {

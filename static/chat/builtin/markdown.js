@@ -137,6 +137,8 @@ function decorateCode(pre) {
   tag.className = "bc-code-lang";
   tag.textContent = name || gettext("text");
   header.append(tag, copyButton(() => source, gettext("Copy code")));
+  // A long line scrolls sideways: the block takes the focus, so a keyboard can scroll it.
+  pre.tabIndex = 0;
   const figure = document.createElement("figure");
   figure.className = "bc-code";
   pre.replaceWith(figure);

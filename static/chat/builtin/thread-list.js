@@ -97,7 +97,7 @@ export function createThreadList({ protocol, searchUrl = null, allow, titleMaxLe
     for (const item of [...list.querySelectorAll(":scope > .bc-thread")]) {
       const group = activityGroup(new Date(item.dataset.activity));
       if (group !== last) {
-        item.before(h("li", { class: "bc-thread-group", role: "presentation" }, h("h4", {}, group)));
+        item.before(h("li", { class: "bc-thread-group" }, h("h4", {}, group)));
         last = group;
       }
     }
