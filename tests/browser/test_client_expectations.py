@@ -543,3 +543,25 @@ def test_sources_show_under_the_answer(open_site, make_user):
         "href", "https://docs.djangoproject.com/"
     )
     expect(sources.get_by_role("link")).to_have_count(1)  # the javascript: one is plain text
+
+
+def test_ask_ai_in_a_new_chat_with_the_chatkit_widget(open_site, make_user):
+    alice = make_user("alice")
+    site = open_site(cdn="double")
+    site.login("alice", next_path="/about/")
+    site.open_chat()
+    thread_id = site.chatkit("createThread", "An earlier question")["threadId"]
+    site.panel.get_by_role("button", name="Minimise chat").click()
+    site.page.evaluate(
+        """() => {
+            const range = document.createRange();
+            range.selectNodeContents(document.getElementById('about-privacy'));
+            document.getSelection().removeAllRanges();
+            document.getSelection().addRange(range);
+        }"""
+    )
+    site.page.locator("#chat-ask").get_by_role("button", name="in a new chat").click()
+    site.page.wait_for_function("() => window.__chatkit.composer.length > 0")
+    assert thread_id and site.chatkit_record("threadId") is None
+    assert site.chatkit_record("composer")[0].startswith("> Conversations are stored")
+    assert models.Thread.objects.filter(owner=alice).count() == 1
