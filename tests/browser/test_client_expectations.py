@@ -565,3 +565,107 @@ def test_ask_ai_in_a_new_chat_with_the_chatkit_widget(open_site, make_user):
     assert thread_id and site.chatkit_record("threadId") is None
     assert site.chatkit_record("composer")[0].startswith("> Conversations are stored")
     assert models.Thread.objects.filter(owner=alice).count() == 1
+
+
+# --- 2. client tools and client effects ---------------------------------------------------
+
+CLIENT_TOOL_EVENTS = [
+    {
+        "type": "thread.created",
+        "thread": {
+            "id": "thr_tool",
+            "title": "Colours",
+            "created_at": "2026-01-01T00:00:00Z",
+            "status": {"type": "active"},
+            "metadata": {},
+            "items": {"data": [], "has_more": False, "after": None},
+        },
+    },
+    {
+        "type": "thread.item.done",
+        "item": {
+            "type": "user_message",
+            "id": "msg_u1",
+            "thread_id": "thr_tool",
+            "created_at": "2026-01-01T00:00:01Z",
+            "content": [{"type": "input_text", "text": "Pick a colour"}],
+            "attachments": [],
+            "inference_options": {},
+        },
+    },
+    {"type": "client_effect", "name": "flash", "data": {"n": 1}},
+    {
+        "type": "thread.item.done",
+        "item": {
+            "type": "client_tool_call",
+            "id": "cal_1",
+            "thread_id": "thr_tool",
+            "created_at": "2026-01-01T00:00:02Z",
+            "status": "pending",
+            "call_id": "call_1",
+            "name": "pick_color",
+            "arguments": {"hint": "warm"},
+        },
+    },
+]
+TOOL_ANSWER_EVENTS = [
+    {
+        "type": "thread.item.done",
+        "item": {
+            "type": "assistant_message",
+            "id": "msg_a1",
+            "thread_id": "thr_tool",
+            "created_at": "2026-01-01T00:00:03Z",
+            "content": [
+                {"type": "output_text", "text": "Your page picked red.", "annotations": []}
+            ],
+        },
+    },
+]
+
+
+def test_client_tools_run_in_the_page_and_answer_back(open_site, make_user):
+    """A client tool call ends the stream; the page's registry (window.chat.clientTools)
+    runs the tool and its result goes back as threads.add_client_tool_output; a client
+    effect runs the page's effect. (The server is stood in for by a routed /chatkit/: its
+    side of client tools is another change's.)"""
+    import json as json_module
+
+    make_user("alice")
+    site = open_site(cdn="abort")
+    site.page.add_init_script(
+        """window.chat = {
+            clientTools: { pick_color: (params) => ({ color: 'red', hint: params.hint }) },
+            effects: { flash: (data) => { (window.__effects ??= []).push(data); } },
+        };"""
+    )
+    sent = []
+
+    def stream(events):
+        return "".join(f"data: {json_module.dumps(event)}\n\n" for event in events)
+
+    def answer(route):
+        body = json_module.loads(route.request.post_data or "{}")
+        if body.get("type") == "threads.create":
+            sent.append(body)
+            route.fulfill(
+                status=200, content_type="text/event-stream", body=stream(CLIENT_TOOL_EVENTS)
+            )
+        elif body.get("type") == "threads.add_client_tool_output":
+            sent.append(body)
+            route.fulfill(
+                status=200, content_type="text/event-stream", body=stream(TOOL_ANSWER_EVENTS)
+            )
+        else:
+            route.fallback()
+
+    site.page.route("**/chatkit/", answer)
+    chat = login_and_open(site, "alice")
+    chat.send("Pick a colour")
+    chat.wait_for_answer("Your page picked red.")
+    assert [body["type"] for body in sent] == ["threads.create", "threads.add_client_tool_output"]
+    assert sent[1]["params"] == {
+        "thread_id": "thr_tool",
+        "result": {"color": "red", "hint": "warm"},
+    }
+    assert site.page.evaluate("() => window.__effects") == [{"n": 1}]

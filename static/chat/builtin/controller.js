@@ -32,8 +32,19 @@ const RECONNECT_PAUSE_MS = 10_000;
  * The built-in client. `fallbackReason` (a sentence fragment) is set when it stands in
  * for ChatKit, which the client then says in a one-line notice.
  */
-export function createBuiltinClient({ config, chatFetch, theme, turns, live = null, fallbackReason = "" }) {
+export function createBuiltinClient({
+  config,
+  chatFetch,
+  theme,
+  turns,
+  live = null,
+  notice = null,
+  fallbackReason = "",
+  handlers = null,
+}) {
   const userId = config.userId;
+  // Client tools, client effects and widget actions for the page (handler "client").
+  const page = handlers ?? registryHandlers({ theme, notice });
   const options = config.chatkit ?? {};
   const api = options.api ?? {};
   const protocol = createProtocol({ url: api.url, chatFetch, turns });
@@ -392,7 +403,9 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
   async function widgetAction(itemId, action, values = {}, { busy = () => {} } = {}) {
     const payload = mergePayload(action.payload, values);
     if (action.handler === "client") {
-      window.dispatchEvent(new CustomEvent("chat:widget-action", { detail: { itemId, action: { type: action.type, payload } } }));
+      const clientAction = { ...action, payload };
+      window.dispatchEvent(new CustomEvent("chat:widget-action", { detail: { itemId, action: clientAction } }));
+      await page.widgets.onAction(clientAction, { id: itemId });
       return;
     }
     if (!threadId || turn || opening) {
@@ -480,6 +493,23 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     if (cut.length && !current.stopSent) {
       refreshThread({ cut });
     }
+    const call = current.clientToolCall;
+    if (call && !current.stopSent) {
+      current.clientToolCall = null;
+      answerClientTool(call, current.threadId);
+    }
+  }
+
+  // The stream ended on a client tool call: the page runs the tool, and its result goes
+  // back to the server, which answers on (threads.add_client_tool_output, streamed).
+  async function answerClientTool(call, callThreadId) {
+    const mine = generation;
+    messages.showStatus(gettext("Working in your browser…"));
+    const result = await page.onClientTool({ name: call.name, params: call.arguments ?? {} });
+    if (mine !== generation || turn || !callThreadId) {
+      return;
+    }
+    await run("threads.add_client_tool_output", { thread_id: callThreadId, result }, {});
   }
 
   // The stop button: the server stops the answer (wherever it runs) and keeps what it had;
@@ -590,6 +620,12 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       case "thread.item.done":
         accept(event.item, current);
         messages.setBusy(event.item.id, false);
+        if (event.item.type === "client_tool_call" && event.item.status === "pending") {
+          current.clientToolCall = event.item;
+        }
+        break;
+      case "client_effect":
+        page.onEffect(event.name, event.data);
         break;
       case "thread.item.removed":
         messages.remove(event.item_id);
@@ -712,6 +748,44 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     },
     focus() {
       composer.focus();
+    },
+  };
+}
+
+/**
+ * The page's handlers when none are given: the site's registry on `window.chat`
+ * (`clientTools.name(params, page)`, `effects.name(data, page)`, `actions.type(action,
+ * item, page)`), the same registry static/chat/client-tools.js reads for the ChatKit widget.
+ */
+function registryHandlers(page) {
+  const lookup = (kind, name) => {
+    const registry = window.chat?.[kind];
+    return registry && Object.hasOwn(registry, name) ? registry[name] : null;
+  };
+  return {
+    async onClientTool({ name, params }) {
+      const tool = lookup("clientTools", name);
+      if (!tool) {
+        return { error: `This page has no client tool named ${name}.` };
+      }
+      try {
+        const value = await tool(params, page);
+        return value && typeof value === "object" && !Array.isArray(value) ? value : { result: value ?? null };
+      } catch (error) {
+        return { error: `The client tool ${name} failed: ${error?.message ?? error}` };
+      }
+    },
+    onEffect(name, data) {
+      try {
+        lookup("effects", name)?.(data ?? {}, page);
+      } catch (error) {
+        console.error(`The client effect ${name} failed`, error);
+      }
+    },
+    widgets: {
+      async onAction(action, item) {
+        await lookup("actions", action.type)?.(action, item, page);
+      },
     },
   };
 }
