@@ -669,3 +669,60 @@ def test_client_tools_run_in_the_page_and_answer_back(open_site, make_user):
         "result": {"color": "red", "hint": "warm"},
     }
     assert site.page.evaluate("() => window.__effects") == [{"n": 1}]
+
+
+# --- 2. model and tool pickers ------------------------------------------------------------
+
+
+def test_model_and_tool_pickers_go_with_the_message(open_site, make_user):
+    """When the page config offers models and tools (composer.models, composer.tools), the
+    composer shows pickers and the choice goes in inference_options. (The config is edited
+    on its way to the page: which models a site offers is another change's setting.)"""
+    import json as json_module
+    import re
+
+    make_user("alice")
+    site = open_site(cdn="abort")
+
+    def with_choices(route):
+        response = route.fetch()
+        html = response.text()
+        match = re.search(
+            r'(<script id="chat-config" type="application/json">)(.*?)(</script>)', html, re.S
+        )
+        if not match:
+            route.fulfill(response=response)
+            return
+        config = json_module.loads(match.group(2))
+        config["chatkit"]["composer"]["models"] = [
+            {"id": "fast", "label": "Fast"},
+            {"id": "smart", "label": "Smart", "default": True},
+        ]
+        config["chatkit"]["composer"]["tools"] = [
+            {
+                "id": "search",
+                "label": "Search the docs",
+                "shortLabel": "Docs",
+                "placeholderOverride": "Search for…",
+            },
+        ]
+        encoded = json_module.dumps(config).replace("<", "\\u003C")
+        html = html[: match.start(2)] + encoded + html[match.end(2) :]
+        route.fulfill(response=response, body=html)
+
+    site.page.route(re.compile(r".*/$"), with_choices)
+    chat = login_and_open(site, "alice")
+    model = chat.root.get_by_role("combobox", name="Model")
+    expect(model).to_have_value("smart")
+    model.select_option("fast")
+    docs = chat.root.get_by_role("button", name="Docs")
+    docs.click()
+    expect(docs).to_have_attribute("aria-pressed", "true")
+    expect(chat.composer).to_have_attribute("placeholder", "Search for…")
+    with site.page.expect_request(lambda r: '"threads.create"' in (r.post_data or "")) as request:
+        chat.send("Which version?")
+    sent = json_module.loads(request.value.post_data)["params"]["input"]["inference_options"]
+    assert sent == {"model": "fast", "tool_choice": {"id": "search"}}
+    # The tool is for one message; the model stays chosen.
+    expect(docs).to_have_attribute("aria-pressed", "false")
+    expect(model).to_have_value("fast")

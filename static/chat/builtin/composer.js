@@ -23,7 +23,16 @@ export function messageBytes(text) {
  * Returns { element, setStreaming(on), setCancellable(on), setValue(text), value(),
  * restore(text, attachments), addFiles(files), focus() }.
  */
-export function createComposer({ placeholder, attachmentOptions, uploader, onSend, onStop, maxBytes = 0 }) {
+export function createComposer({
+  placeholder,
+  attachmentOptions,
+  uploader,
+  onSend,
+  onStop,
+  maxBytes = 0,
+  models = [],
+  tools = [],
+}) {
   let streaming = false;
   let cancellable = true;
   const pending = []; // { chip, attachment, controller, failed, restored }: the files to send
@@ -51,6 +60,13 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     tabindex: -1,
   });
   const attachButton = enabled ? iconButton("attach", gettext("Attach files")) : null;
+  // The model and tool pickers, when the server offers choices (composer.models, .tools):
+  // the choice goes with each message as inference_options.model / .tool_choice.
+  const modelPicker = models.length > 1 ? createModelPicker(models) : null;
+  const toolPicker = tools.length ? createToolPicker(tools, textarea, placeholder) : null;
+  const pickers = modelPicker || toolPicker
+    ? h("div", { class: "bc-pickers" }, toolPicker?.element, modelPicker?.element)
+    : null;
   // A quoted selection ("Ask AI"): shown as a quote above the box, sent as the message's
   // quoted_text.
   let quote = "";
@@ -74,6 +90,7 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     quoteBox,
     chips,
     h("div", { class: "bc-composer-row" }, attachButton, textarea, sendButton),
+    pickers,
     counter,
     fileInput,
   );
@@ -161,7 +178,12 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     chips.hidden = true;
     const quoted = quote;
     setQuote("");
-    onSend(quoted ? { text, attachments, quote: quoted } : { text, attachments });
+    const inference = {
+      ...(modelPicker?.value() ? { model: modelPicker.value() } : {}),
+      ...(toolPicker?.value() ? { tool_choice: { id: toolPicker.value() } } : {}),
+    };
+    toolPicker?.reset();
+    onSend({ text, attachments, ...(quoted ? { quote: quoted } : {}), inference });
   }
 
   textarea.addEventListener("input", () => {
@@ -330,5 +352,43 @@ export function createComposer({ placeholder, attachmentOptions, uploader, onSen
     focus() {
       textarea.focus({ preventScroll: true });
     },
+  };
+}
+
+// A select of the offered models, starting at the default one.
+function createModelPicker(models) {
+  const select = h("select", { class: "bc-picker", "aria-label": gettext("Model") });
+  for (const model of models) {
+    select.append(h("option", { value: model.id, title: model.description ?? null }, model.label ?? model.id));
+  }
+  select.value = (models.find((model) => model.default) ?? models[0]).id;
+  return { element: select, value: () => select.value };
+}
+
+// Toggle buttons for the offered tools: one at a time, for the next message only.
+function createToolPicker(tools, textarea, placeholder) {
+  let chosen = "";
+  const buttons = tools.map((tool) => {
+    const button = h(
+      "button",
+      { type: "button", class: "bc-tool-chip", "aria-pressed": "false", "data-tool": tool.id },
+      tool.shortLabel ?? tool.label ?? tool.id,
+    );
+    button.title = tool.label ?? tool.id;
+    button.addEventListener("click", () => choose(chosen === tool.id ? "" : tool.id));
+    return button;
+  });
+  function choose(id) {
+    chosen = id;
+    for (const button of buttons) {
+      button.setAttribute("aria-pressed", String(button.dataset.tool === id));
+    }
+    const tool = tools.find((entry) => entry.id === id);
+    textarea.placeholder = tool?.placeholderOverride ?? placeholder;
+  }
+  return {
+    element: h("div", { class: "bc-tools", role: "group", "aria-label": gettext("Tools") }, buttons),
+    value: () => chosen,
+    reset: () => choose(""),
   };
 }

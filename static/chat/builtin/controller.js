@@ -335,7 +335,7 @@ export function createBuiltinClient({
   }
 
   // --- turns ---------------------------------------------------------------------------
-  async function send({ text, attachments, quote = "" }) {
+  async function send({ text, attachments, quote = "", inference = {} }) {
     if (opening) {
       // The thread is being read: the message goes after what it shows.
       await opening.done;
@@ -349,7 +349,7 @@ export function createBuiltinClient({
     const input = {
       content: [{ type: "input_text", text }],
       attachments: attachments.map((attachment) => attachment.id),
-      inference_options: {},
+      inference_options: inference,
       ...(quote ? { quoted_text: quote } : {}),
     };
     // Shown at once; replaced by the stored message when the server confirms it.

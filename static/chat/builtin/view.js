@@ -69,6 +69,8 @@ export function createView({
     onSend: actions.send,
     onStop: actions.stop,
     maxBytes: messageMaxBytes,
+    models: options.composer?.models ?? [],
+    tools: options.composer?.tools ?? [],
   });
   const jump = h(
     "button",
