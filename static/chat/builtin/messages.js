@@ -210,7 +210,7 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
       more.addEventListener("click", () => actions.continueFrom(entry.item.id));
       buttons.push(more);
     }
-    return [...buttons, entry.time];
+    return entry.time ? [...buttons, entry.time] : buttons;
   }
 
   // The pencil under a sent message: its text becomes editable; saving sends it again and

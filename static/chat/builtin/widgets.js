@@ -230,7 +230,7 @@ export function renderWidget(widget, { onAction }) {
       case "Form":
         return form(c);
       case "Text":
-        return text(c, c.editable ? "p" : "p", "w-text");
+        return text(c, "p", "w-text");
       case "Title":
         return text(c, "h4", "w-title");
       case "Caption":
@@ -307,7 +307,6 @@ export function renderWidget(widget, { onAction }) {
     const body = h(c.asForm ? "form" : "div", { class: `w-card-body${c.asForm ? " w-form" : ""}` }, children(c));
     style(body, { padding: spacing(c.padding) });
     if (c.asForm) {
-      body.noValidate = false;
       body.addEventListener("submit", (event) => {
         event.preventDefault();
         act(c.confirm?.action, body);
