@@ -15,6 +15,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils.translation import gettext, gettext_noop
 
 from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
@@ -42,6 +43,34 @@ def api_options(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+# The default texts of CHAT_GREETING, CHAT_PROMPTS and CHAT_COMPOSER_PLACEHOLDER, marked for
+# translation: while a site keeps them they are shown in the page's language; a site's own
+# text is shown as written.
+DEFAULT_TEXTS = frozenset(
+    {
+        gettext_noop("How can I help you today?"),
+        gettext_noop("Ask the assistant…"),
+        gettext_noop("What can you do?"),
+        gettext_noop("Summarise this page"),
+        gettext_noop("Summarise the page I am on."),
+    }
+)
+
+
+def translated(text: str) -> str:
+    return gettext(text) if text in DEFAULT_TEXTS else text
+
+
+def start_prompts() -> list[dict[str, Any]]:
+    return [
+        {
+            **prompt,
+            **{key: translated(prompt[key]) for key in ("label", "prompt") if key in prompt},
+        }
+        for prompt in app_settings.PROMPTS
+    ]
+
+
 def chatkit_options(request: HttpRequest) -> dict[str, Any]:
     """The JSON part of ChatKit's options, from settings.
 
@@ -53,11 +82,11 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
         "frameTitle": "Chat with the assistant",
         "history": {"enabled": True, "showDelete": True, "showRename": True},
         "startScreen": {
-            "greeting": app_settings.GREETING,
-            "prompts": list(app_settings.PROMPTS),
+            "greeting": translated(app_settings.GREETING),
+            "prompts": start_prompts(),
         },
         "composer": {
-            "placeholder": app_settings.COMPOSER_PLACEHOLDER,
+            "placeholder": translated(app_settings.COMPOSER_PLACEHOLDER),
             "attachments": composer_attachment_options(),
         },
         "threadItemActions": {"feedback": True, "retry": True},
