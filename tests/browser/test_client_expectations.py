@@ -734,3 +734,74 @@ def test_model_and_tool_pickers_go_with_the_message(open_site, make_user):
     # The tool is for one message; the model stays chosen.
     expect(docs).to_have_attribute("aria-pressed", "false")
     expect(model).to_have_value("fast")
+
+
+# --- 2. dictation -------------------------------------------------------------------------
+
+FAKE_MICROPHONE = """
+    navigator.mediaDevices.getUserMedia = async () => ({ getTracks: () => [{ stop() {} }] });
+    window.MediaRecorder = class extends EventTarget {
+        constructor() { super(); this.mimeType = 'audio/webm'; }
+        start() {}
+        stop() {
+            const event = new Event('dataavailable');
+            event.data = new Blob(['fake audio'], { type: 'audio/webm' });
+            this.dispatchEvent(event);
+            this.dispatchEvent(new Event('stop'));
+        }
+    };
+"""
+
+
+def test_dictation_fills_the_composer(open_site, make_user):
+    """With composer.dictation on, the microphone button records, and input.transcribe's
+    text goes into the box. (The recorder and the server's transcription are stood in for:
+    headless Chromium has no microphone, and transcription is another change's.)"""
+    import base64
+    import json as json_module
+    import re
+
+    make_user("alice")
+    site = open_site(cdn="abort")
+    site.page.add_init_script(FAKE_MICROPHONE)
+
+    def with_dictation(route):
+        response = route.fetch()
+        html = response.text()
+        match = re.search(
+            r'(<script id="chat-config" type="application/json">)(.*?)(</script>)', html, re.S
+        )
+        if not match:
+            route.fulfill(response=response)
+            return
+        config = json_module.loads(match.group(2))
+        config["chatkit"]["composer"]["dictation"] = {"enabled": True}
+        encoded = json_module.dumps(config).replace("<", "\\u003C")
+        route.fulfill(
+            response=response, body=html[: match.start(2)] + encoded + html[match.end(2) :]
+        )
+
+    transcribed = []
+
+    def transcribe(route):
+        body = json_module.loads(route.request.post_data or "{}")
+        if body.get("type") != "input.transcribe":
+            route.fallback()
+            return
+        transcribed.append(body["params"])
+        route.fulfill(
+            status=200, content_type="application/json", body='{"text": "hello from the mic"}'
+        )
+
+    site.page.route(re.compile(r".*/$"), with_dictation)
+    site.page.route("**/chatkit/", transcribe)
+    chat = login_and_open(site, "alice")
+    chat.composer.fill("Say:")
+    mic = chat.root.get_by_role("button", name="Dictate a message")
+    mic.click()
+    stop = chat.root.get_by_role("button", name="Stop dictating")
+    expect(stop).to_have_attribute("aria-pressed", "true")
+    stop.click()
+    expect(chat.composer).to_have_value("Say: hello from the mic")
+    assert transcribed[0]["mime_type"] == "audio/webm"
+    assert base64.b64decode(transcribed[0]["audio_base64"]) == b"fake audio"

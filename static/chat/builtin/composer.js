@@ -32,6 +32,7 @@ export function createComposer({
   maxBytes = 0,
   models = [],
   tools = [],
+  onTranscribe = null,
 }) {
   let streaming = false;
   let cancellable = true;
@@ -64,6 +65,61 @@ export function createComposer({
   // the choice goes with each message as inference_options.model / .tool_choice.
   const modelPicker = models.length > 1 ? createModelPicker(models) : null;
   const toolPicker = tools.length ? createToolPicker(tools, textarea, placeholder) : null;
+  // Dictation, when the server offers it (composer.dictation) and the browser can record:
+  // the recording goes to input.transcribe and its text into the box.
+  const canRecord = Boolean(onTranscribe && navigator.mediaDevices?.getUserMedia && window.MediaRecorder);
+  const micButton = canRecord
+    ? iconButton("mic", gettext("Dictate a message"), { "aria-pressed": "false", class: "bc-icon-button bc-mic" })
+    : null;
+  let recording = null; // { recorder, chunks, stream }
+  micButton?.addEventListener("click", () => (recording ? stopDictation() : startDictation()));
+
+  async function startDictation() {
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch (error) {
+      say(gettext("The microphone could not be used. Allow it in the browser to dictate."));
+      return;
+    }
+    const recorder = new MediaRecorder(stream);
+    const chunks = [];
+    recording = { recorder, chunks, stream };
+    recorder.addEventListener("dataavailable", (event) => chunks.push(event.data));
+    recorder.start();
+    micButton.setAttribute("aria-pressed", "true");
+    micButton.setAttribute("aria-label", gettext("Stop dictating"));
+    micButton.title = gettext("Stop dictating");
+  }
+
+  async function stopDictation() {
+    const current = recording;
+    recording = null;
+    micButton.setAttribute("aria-pressed", "false");
+    micButton.setAttribute("aria-label", gettext("Dictate a message"));
+    micButton.title = gettext("Dictate a message");
+    const stopped = new Promise((resolve) => current.recorder.addEventListener("stop", resolve, { once: true }));
+    current.recorder.stop();
+    await stopped;
+    current.stream.getTracks().forEach((track) => track.stop());
+    const blob = new Blob(current.chunks, { type: current.recorder.mimeType || "audio/webm" });
+    micButton.disabled = true;
+    try {
+      const text = await onTranscribe(await toBase64(blob), blob.type);
+      if (text) {
+        const before = textarea.value.trimEnd();
+        textarea.value = before ? `${before} ${text}` : text;
+        resize();
+        updateCounter();
+        textarea.focus();
+      }
+    } catch (error) {
+      say(`${gettext("The dictation could not be transcribed.")} ${error.message ?? ""}`.trim());
+    } finally {
+      micButton.disabled = false;
+    }
+  }
+
   const pickers = modelPicker || toolPicker
     ? h("div", { class: "bc-pickers" }, toolPicker?.element, modelPicker?.element)
     : null;
@@ -89,7 +145,7 @@ export function createComposer({
     problem,
     quoteBox,
     chips,
-    h("div", { class: "bc-composer-row" }, attachButton, textarea, sendButton),
+    h("div", { class: "bc-composer-row" }, attachButton, textarea, micButton, sendButton),
     pickers,
     counter,
     fileInput,
@@ -391,4 +447,13 @@ function createToolPicker(tools, textarea, placeholder) {
     value: () => chosen,
     reset: () => choose(""),
   };
+}
+
+function toBase64(blob) {
+  return new Promise((resolve, reject) => {
+    const reader = new FileReader();
+    reader.onload = () => resolve(String(reader.result).split(",", 2)[1] ?? "");
+    reader.onerror = () => reject(reader.error);
+    reader.readAsDataURL(blob);
+  });
 }

@@ -117,6 +117,7 @@ export function createBuiltinClient({
       continueFrom,
       edit,
       widgetAction,
+      transcribe,
       newConversation,
       loadOlder,
     },
@@ -665,6 +666,12 @@ export function createBuiltinClient({
 
   async function feedback(itemId, kind) {
     await protocol.call("items.feedback", { thread_id: threadId, item_ids: [itemId], kind });
+  }
+
+  // Dictation: the recording (base64) to text, by the server (input.transcribe).
+  async function transcribe(audioBase64, mimeType) {
+    const answer = await protocol.call("input.transcribe", { audio_base64: audioBase64, mime_type: mimeType });
+    return answer?.text ?? "";
   }
 
   async function clearFeedback(itemId) {

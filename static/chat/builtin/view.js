@@ -71,6 +71,7 @@ export function createView({
     maxBytes: messageMaxBytes,
     models: options.composer?.models ?? [],
     tools: options.composer?.tools ?? [],
+    onTranscribe: options.composer?.dictation?.enabled ? actions.transcribe : null,
   });
   const jump = h(
     "button",
