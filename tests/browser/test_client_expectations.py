@@ -805,3 +805,100 @@ def test_dictation_fills_the_composer(open_site, make_user):
     expect(chat.composer).to_have_value("Say: hello from the mic")
     assert transcribed[0]["mime_type"] == "audio/webm"
     assert base64.b64decode(transcribed[0]["audio_base64"]) == b"fake audio"
+
+
+# --- 2. @-mentions ------------------------------------------------------------------------
+
+
+def test_mentions_are_searched_previewed_and_sent_as_tags(open_site, make_user):
+    """With entity search offered (the page config's entityUrls), "@" and letters list
+    matches; the chosen one is a tag (its preview one click away) and goes with the message
+    as an input_tag part. (The endpoints are stood in for: they are another change's.)"""
+    import json as json_module
+    import re
+
+    make_user("alice")
+    site = open_site(cdn="abort")
+
+    def with_mentions(route):
+        response = route.fetch()
+        html = response.text()
+        match = re.search(
+            r'(<script id="chat-config" type="application/json">)(.*?)(</script>)', html, re.S
+        )
+        if not match:
+            route.fulfill(response=response)
+            return
+        config = json_module.loads(match.group(2))
+        config["entityUrls"] = {
+            "search": "/chatkit/entities/",
+            "preview": "/chatkit/entities/preview/",
+        }
+        encoded = json_module.dumps(config).replace("<", "\\u003C")
+        route.fulfill(
+            response=response, body=html[: match.start(2)] + encoded + html[match.end(2) :]
+        )
+
+    entities = [
+        {
+            "id": "thr_1",
+            "title": "Trip planning",
+            "group": "Conversations",
+            "data": {"kind": "thread"},
+        },
+        {
+            "id": "thr_2",
+            "title": "Tax questions",
+            "group": "Conversations",
+            "data": {"kind": "thread"},
+        },
+    ]
+    searched = []
+
+    def search(route):
+        query = route.request.url.split("q=", 1)[-1]
+        searched.append(query)
+        found = [e for e in entities if e["title"].lower().startswith(query.lower())]
+        route.fulfill(
+            status=200, content_type="application/json", body=json_module.dumps({"entities": found})
+        )
+
+    def preview(route):
+        widget = {"type": "Card", "children": [{"type": "Text", "value": "A preview of the trip"}]}
+        route.fulfill(
+            status=200, content_type="application/json", body=json_module.dumps({"preview": widget})
+        )
+
+    site.page.route(re.compile(r".*/$"), with_mentions)
+    site.page.route("**/chatkit/entities/?q=*", search)
+    site.page.route("**/chatkit/entities/preview/?id=*", preview)
+    chat = login_and_open(site, "alice")
+    # With mentions, the message box is a combobox (its suggestions are a listbox).
+    chat.composer = chat.root.get_by_role("combobox", name="Message to the assistant")
+    chat.composer.type("Remember @Tr")
+    options = chat.root.get_by_role("option")
+    expect(options).to_have_count(1)
+    expect(options.first).to_contain_text("Trip planning")
+    chat.composer.press("Enter")  # picks the mention, does not send
+    expect(chat.composer).to_have_value("Remember ")
+    tag = chat.root.locator(".bc-tags .bc-tag")
+    expect(tag).to_contain_text("@Trip planning")
+    tag.get_by_role("button", name="@Trip planning").click()
+    expect(tag).to_contain_text("A preview of the trip")
+    chat.composer.type("this")
+    with site.page.expect_request(lambda r: '"threads.create"' in (r.post_data or "")) as request:
+        chat.composer.press("Enter")
+    content = json_module.loads(request.value.post_data)["params"]["input"]["content"]
+    assert content == [
+        {"type": "input_text", "text": "Remember this"},
+        {
+            "type": "input_tag",
+            "id": "thr_1",
+            "text": "Trip planning",
+            "data": {"kind": "thread"},
+            "group": "Conversations",
+            "interactive": False,
+        },
+    ]
+    chat.wait_for_answer(ANSWER_END)
+    expect(chat.log.locator(".bc-msg-user .bc-msg-tags")).to_have_text("@Trip planning")

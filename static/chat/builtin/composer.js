@@ -10,6 +10,7 @@ const MAX_ROWS_PX = 160;
 // The length counter shows from this share of the limit on.
 const COUNTER_FROM = 0.8;
 const encoder = new TextEncoder();
+let composerCount = 0;
 
 /** How much of a request's limit `text` takes: the UTF-8 bytes of its JSON string. */
 export function messageBytes(text) {
@@ -33,6 +34,7 @@ export function createComposer({
   models = [],
   tools = [],
   onTranscribe = null,
+  mentions = null,
 }) {
   let streaming = false;
   let cancellable = true;
@@ -120,6 +122,147 @@ export function createComposer({
     }
   }
 
+  // @-mentions, when the server offers entity search (mentions: { search(query),
+  // preview(entity) }): "@" and a few letters list matching entities; the chosen ones go
+  // with the message as input_tag parts.
+  const tags = [];
+  const tagList = h("ul", { class: "bc-tags", "aria-label": gettext("Mentions"), hidden: true });
+  const suggestions = h("ul", { class: "bc-mentions", role: "listbox", id: `bc-mentions-${(composerCount += 1)}`, hidden: true, "aria-label": gettext("Mention suggestions") });
+  let found = [];
+  let active = -1;
+  let searchTimer = 0;
+  let searchRun = 0;
+
+  function mentionQuery() {
+    const before = textarea.value.slice(0, textarea.selectionStart);
+    return /(?:^|\s)@([^\s@]*)$/.exec(before)?.[1] ?? null;
+  }
+
+  function closeSuggestions() {
+    suggestions.hidden = true;
+    suggestions.replaceChildren();
+    found = [];
+    active = -1;
+    textarea.setAttribute("aria-expanded", "false");
+    textarea.removeAttribute("aria-activedescendant");
+  }
+
+  function showSuggestions(entities) {
+    found = entities;
+    active = entities.length ? 0 : -1;
+    suggestions.replaceChildren(
+      ...entities.map((entity, index) => {
+        const option = h(
+          "li",
+          { role: "option", id: `${suggestions.id}-${index}`, class: "bc-mention", "aria-selected": String(index === active) },
+          h("span", { class: "bc-mention-title" }, entity.title),
+          entity.group ? h("span", { class: "bc-mention-group" }, entity.group) : null,
+        );
+        option.addEventListener("pointerdown", (event) => event.preventDefault());
+        option.addEventListener("click", () => choose(index));
+        return option;
+      }),
+    );
+    if (!entities.length) {
+      suggestions.append(h("li", { class: "bc-mention-none", role: "presentation" }, gettext("No matches")));
+    }
+    suggestions.hidden = false;
+    textarea.setAttribute("aria-expanded", "true");
+    highlight();
+  }
+
+  function highlight() {
+    [...suggestions.querySelectorAll("[role=option]")].forEach((option, index) => option.setAttribute("aria-selected", String(index === active)));
+    if (active >= 0) {
+      textarea.setAttribute("aria-activedescendant", `${suggestions.id}-${active}`);
+    }
+  }
+
+  function choose(index) {
+    const entity = found[index];
+    if (!entity) {
+      return;
+    }
+    const caret = textarea.selectionStart;
+    const before = textarea.value.slice(0, caret).replace(/@[^\s@]*$/, "");
+    textarea.value = before + textarea.value.slice(caret);
+    textarea.setSelectionRange(before.length, before.length);
+    closeSuggestions();
+    if (!tags.some((tag) => tag.id === entity.id)) {
+      addTag(entity);
+    }
+    textarea.focus();
+  }
+
+  function addTag(entity) {
+    const remove = iconButton("close", interpolate(gettext("Remove %(name)s"), { name: entity.title }), { class: "bc-icon-button bc-chip-remove" });
+    const label = h("button", { type: "button", class: "bc-tag-label", "aria-expanded": "false" }, `@${entity.title}`);
+    const preview = h("div", { class: "bc-tag-preview", hidden: true });
+    const chip = h("li", { class: "bc-tag" }, label, remove, preview);
+    const tag = { ...entity, chip };
+    label.addEventListener("click", async () => {
+      const open = preview.hidden;
+      preview.hidden = !open;
+      label.setAttribute("aria-expanded", String(open));
+      if (open && !preview.childElementCount && mentions.preview) {
+        preview.replaceChildren(await mentions.preview(entity).catch(() => h("p", {}, gettext("No preview."))));
+      }
+    });
+    remove.addEventListener("click", () => {
+      tags.splice(tags.indexOf(tag), 1);
+      chip.remove();
+      tagList.hidden = tags.length === 0;
+      textarea.focus();
+    });
+    tags.push(tag);
+    tagList.append(chip);
+    tagList.hidden = false;
+  }
+
+  if (mentions) {
+    textarea.setAttribute("role", "combobox");
+    textarea.setAttribute("aria-autocomplete", "list");
+    textarea.setAttribute("aria-controls", suggestions.id);
+    textarea.setAttribute("aria-expanded", "false");
+    textarea.addEventListener("input", () => {
+      clearTimeout(searchTimer);
+      const query = mentionQuery();
+      if (query === null) {
+        closeSuggestions();
+        return;
+      }
+      searchTimer = setTimeout(async () => {
+        const run = (searchRun += 1);
+        const entities = await mentions.search(query).catch(() => []);
+        if (run === searchRun && mentionQuery() === query) {
+          showSuggestions(entities);
+        }
+      }, 150);
+    });
+    textarea.addEventListener("keydown", (event) => {
+      if (suggestions.hidden || !found.length) {
+        if (event.key === "Escape" && !suggestions.hidden) {
+          event.preventDefault();
+          closeSuggestions();
+        }
+        return;
+      }
+      if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+        event.preventDefault();
+        active = (active + (event.key === "ArrowDown" ? 1 : found.length - 1)) % found.length;
+        highlight();
+      } else if (event.key === "Enter" || event.key === "Tab") {
+        event.preventDefault();
+        event.stopImmediatePropagation(); // picks the mention; does not send
+        choose(active);
+      } else if (event.key === "Escape") {
+        event.preventDefault();
+        closeSuggestions();
+      }
+    });
+    textarea.addEventListener("blur", () => setTimeout(closeSuggestions, 150));
+  }
+
   const pickers = modelPicker || toolPicker
     ? h("div", { class: "bc-pickers" }, toolPicker?.element, modelPicker?.element)
     : null;
@@ -144,8 +287,10 @@ export function createComposer({
     { class: "bc-composer", "aria-label": gettext("Write a message") },
     problem,
     quoteBox,
+    tagList,
     chips,
     h("div", { class: "bc-composer-row" }, attachButton, textarea, micButton, sendButton),
+    suggestions,
     pickers,
     counter,
     fileInput,
@@ -239,7 +384,19 @@ export function createComposer({
       ...(toolPicker?.value() ? { tool_choice: { id: toolPicker.value() } } : {}),
     };
     toolPicker?.reset();
-    onSend({ text, attachments, ...(quoted ? { quote: quoted } : {}), inference });
+    const mentioned = tags.splice(0).map((tag) => {
+      tag.chip.remove();
+      return {
+        type: "input_tag",
+        id: tag.id,
+        text: tag.title,
+        data: tag.data ?? {},
+        ...(tag.group ? { group: tag.group } : {}),
+        interactive: Boolean(tag.interactive),
+      };
+    });
+    tagList.hidden = true;
+    onSend({ text, attachments, ...(quoted ? { quote: quoted } : {}), inference, ...(mentioned.length ? { tags: mentioned } : {}) });
   }
 
   textarea.addEventListener("input", () => {

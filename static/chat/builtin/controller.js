@@ -23,6 +23,7 @@ import { gettext } from "./i18n.js";
 import { createProtocol } from "./protocol.js";
 import { createThreadList } from "./thread-list.js";
 import { createView } from "./view.js";
+import { renderWidget } from "./widgets.js";
 
 const ITEMS_PAGE_SIZE = 30;
 // A stream lost again within this time is resumed when the user asks, not by itself.
@@ -122,6 +123,7 @@ export function createBuiltinClient({
       loadOlder,
     },
     messageMaxBytes: config.messageMaxBytes,
+    mentions: config.entityUrls ? mentionSearch(config.entityUrls) : null,
     fullPageUrl: config.fullPageUrl,
   });
   const { messages, composer } = view;
@@ -336,7 +338,21 @@ export function createBuiltinClient({
   }
 
   // --- turns ---------------------------------------------------------------------------
-  async function send({ text, attachments, quote = "", inference = {} }) {
+  // @-mentions through the site's entity endpoints: search by text, a preview widget.
+  function mentionSearch(entityUrls) {
+    const query = (url, params) => protocol.rest("GET", `${url}?${new URLSearchParams(params)}`);
+    return {
+      search: async (text) => (await query(entityUrls.search, { q: text })).entities ?? [],
+      preview: async (entity) => {
+        const answer = await query(entityUrls.preview, { id: entity.id });
+        return answer.preview
+          ? renderWidget(answer.preview, { onAction: () => {} }).element
+          : document.createTextNode(gettext("No preview."));
+      },
+    };
+  }
+
+  async function send({ text, attachments, quote = "", inference = {}, tags = [] }) {
     if (opening) {
       // The thread is being read: the message goes after what it shows.
       await opening.done;
@@ -348,7 +364,7 @@ export function createBuiltinClient({
     }
     messages.clearTransient();
     const input = {
-      content: [{ type: "input_text", text }],
+      content: [{ type: "input_text", text }, ...tags],
       attachments: attachments.map((attachment) => attachment.id),
       inference_options: inference,
       ...(quote ? { quoted_text: quote } : {}),

@@ -528,14 +528,21 @@ export function assistantText(item) {
 
 function renderUserMessage(item, attachmentUrl) {
   const text = (item.content ?? [])
+    .filter((part) => part.type !== "input_tag")
     .map((part) => part.text ?? "")
     .join("");
+  const mentioned = (item.content ?? []).filter((part) => part.type === "input_tag");
   const bubble = h("div", { class: "bc-bubble" });
   if (item.quoted_text) {
     bubble.append(h("blockquote", { class: "bc-quoted" }, item.quoted_text));
   }
   // What the user typed is shown exactly as typed: as text, never as markup.
   bubble.append(h("p", { class: "bc-user-text" }, text));
+  if (mentioned.length) {
+    bubble.append(
+      h("ul", { class: "bc-msg-tags", "aria-label": gettext("Mentions") }, mentioned.map((tag) => h("li", { class: "bc-tag" }, `@${tag.text}`))),
+    );
+  }
   const files = (item.attachments ?? []).map((attachment) => renderAttachment(attachment, attachmentUrl));
   if (files.length) {
     bubble.append(h("ul", { class: "bc-msg-attachments", "aria-label": gettext("Attachments") }, files));

@@ -40,6 +40,7 @@ export function createView({
   actions,
   messageMaxBytes = 0,
   fullPageUrl = "",
+  mentions = null,
 }) {
   const id = `bc-${(instances += 1)}`;
   const NEW_TITLE = gettext("New conversation");
@@ -72,6 +73,7 @@ export function createView({
     models: options.composer?.models ?? [],
     tools: options.composer?.tools ?? [],
     onTranscribe: options.composer?.dictation?.enabled ? actions.transcribe : null,
+    mentions,
   });
   const jump = h(
     "button",
