@@ -102,6 +102,37 @@ def open_thread(site: SitePage, user, thread_id: str, path: str = "/") -> Chat:
     return login_and_open(site, user.username, path)
 
 
+def edit_page_config(site: SitePage, change) -> None:
+    """Pass every page's chat config through `change(config)` on its way to the browser
+    (for options another change's settings will offer). Only documents: API requests go
+    straight on."""
+    import json as json_module
+    import re
+
+    pattern = re.compile(
+        r'(<script id="chat-config" type="application/json">)(.*?)(</script>)', re.S
+    )
+
+    def rewrite(route):
+        if route.request.resource_type != "document":
+            route.fallback()
+            return
+        response = route.fetch()
+        html = response.text()
+        match = pattern.search(html)
+        if not match:
+            route.fulfill(response=response)
+            return
+        config = json_module.loads(match.group(2))
+        change(config)
+        encoded = json_module.dumps(config).replace("<", "\\u003C")
+        route.fulfill(
+            response=response, body=html[: match.start(2)] + encoded + html[match.end(2) :]
+        )
+
+    site.page.route("**/*", rewrite)
+
+
 # --- 3. code, math, copy ------------------------------------------------------------------
 
 
@@ -687,21 +718,11 @@ def test_model_and_tool_pickers_go_with_the_message(open_site, make_user):
     composer shows pickers and the choice goes in inference_options. (The config is edited
     on its way to the page: which models a site offers is another change's setting.)"""
     import json as json_module
-    import re
 
     make_user("alice")
     site = open_site(cdn="abort")
 
-    def with_choices(route):
-        response = route.fetch()
-        html = response.text()
-        match = re.search(
-            r'(<script id="chat-config" type="application/json">)(.*?)(</script>)', html, re.S
-        )
-        if not match:
-            route.fulfill(response=response)
-            return
-        config = json_module.loads(match.group(2))
+    def with_choices(config):
         config["chatkit"]["composer"]["models"] = [
             {"id": "fast", "label": "Fast"},
             {"id": "smart", "label": "Smart", "default": True},
@@ -714,11 +735,8 @@ def test_model_and_tool_pickers_go_with_the_message(open_site, make_user):
                 "placeholderOverride": "Search for…",
             },
         ]
-        encoded = json_module.dumps(config).replace("<", "\\u003C")
-        html = html[: match.start(2)] + encoded + html[match.end(2) :]
-        route.fulfill(response=response, body=html)
 
-    site.page.route(re.compile(r".*/$"), with_choices)
+    edit_page_config(site, with_choices)
     chat = login_and_open(site, "alice")
     model = chat.root.get_by_role("combobox", name="Model")
     expect(model).to_have_value("smart")
@@ -759,27 +777,13 @@ def test_dictation_fills_the_composer(open_site, make_user):
     headless Chromium has no microphone, and transcription is another change's.)"""
     import base64
     import json as json_module
-    import re
 
     make_user("alice")
     site = open_site(cdn="abort")
     site.page.add_init_script(FAKE_MICROPHONE)
 
-    def with_dictation(route):
-        response = route.fetch()
-        html = response.text()
-        match = re.search(
-            r'(<script id="chat-config" type="application/json">)(.*?)(</script>)', html, re.S
-        )
-        if not match:
-            route.fulfill(response=response)
-            return
-        config = json_module.loads(match.group(2))
+    def with_dictation(config):
         config["chatkit"]["composer"]["dictation"] = {"enabled": True}
-        encoded = json_module.dumps(config).replace("<", "\\u003C")
-        route.fulfill(
-            response=response, body=html[: match.start(2)] + encoded + html[match.end(2) :]
-        )
 
     transcribed = []
 
@@ -793,7 +797,7 @@ def test_dictation_fills_the_composer(open_site, make_user):
             status=200, content_type="application/json", body='{"text": "hello from the mic"}'
         )
 
-    site.page.route(re.compile(r".*/$"), with_dictation)
+    edit_page_config(site, with_dictation)
     site.page.route("**/chatkit/", transcribe)
     chat = login_and_open(site, "alice")
     chat.composer.fill("Say:")
@@ -815,29 +819,15 @@ def test_mentions_are_searched_previewed_and_sent_as_tags(open_site, make_user):
     matches; the chosen one is a tag (its preview one click away) and goes with the message
     as an input_tag part. (The endpoints are stood in for: they are another change's.)"""
     import json as json_module
-    import re
 
     make_user("alice")
     site = open_site(cdn="abort")
 
-    def with_mentions(route):
-        response = route.fetch()
-        html = response.text()
-        match = re.search(
-            r'(<script id="chat-config" type="application/json">)(.*?)(</script>)', html, re.S
-        )
-        if not match:
-            route.fulfill(response=response)
-            return
-        config = json_module.loads(match.group(2))
+    def with_mentions(config):
         config["entityUrls"] = {
             "search": "/chatkit/entities/",
             "preview": "/chatkit/entities/preview/",
         }
-        encoded = json_module.dumps(config).replace("<", "\\u003C")
-        route.fulfill(
-            response=response, body=html[: match.start(2)] + encoded + html[match.end(2) :]
-        )
 
     entities = [
         {
@@ -869,7 +859,7 @@ def test_mentions_are_searched_previewed_and_sent_as_tags(open_site, make_user):
             status=200, content_type="application/json", body=json_module.dumps({"preview": widget})
         )
 
-    site.page.route(re.compile(r".*/$"), with_mentions)
+    edit_page_config(site, with_mentions)
     site.page.route("**/chatkit/entities/?q=*", search)
     site.page.route("**/chatkit/entities/preview/?id=*", preview)
     chat = login_and_open(site, "alice")
