@@ -501,14 +501,14 @@ def test_the_site_and_the_client_speak_french(chromium, live_site, make_user, sc
         root = site.panel.locator("[data-builtin-client]")
         expect(root).to_be_visible(timeout=WIDGET_TIMEOUT * 1000 + 5000)
         expect(root.get_by_role("button", name="Nouvelle conversation", exact=True)).to_be_visible()
-        expect(root.get_by_role("textbox", name="Message à l’assistant")).to_be_visible()
+        expect(root.get_by_label("Message à l’assistant", exact=True)).to_be_visible()
         expect(root.locator(".bc-fallback")).to_contain_text("chat intégré")
         # The site's default greeting, prompts and placeholder are translated too.
         expect(root.locator(".bc-greeting")).to_have_text(
             "Comment puis-je vous aider aujourd’hui ?"
         )
         expect(root.get_by_role("button", name="Résumer cette page")).to_be_visible()
-        expect(root.get_by_role("textbox", name="Message à l’assistant")).to_have_attribute(
+        expect(root.get_by_label("Message à l’assistant", exact=True)).to_have_attribute(
             "placeholder", "Posez votre question à l’assistant…"
         )
         site.page.screenshot(path=str(screenshot_dir / "expect-french.png"))

@@ -194,7 +194,7 @@ def test_a_widget_in_a_conversation_sends_its_actions_to_the_server(open_site, m
 
     chat.root.locator("[name=query]").fill("LIS")
     with site.page.expect_request(body_of("threads.sync_custom_action")) as sync_request:
-        chat.root.get_by_role("button", name="Search").click()
+        chat.root.get_by_role("button", name="Search", exact=True).click()
     synced = json.loads(sync_request.value.post_data)["params"]
     assert synced == {
         "thread_id": "thr_widget",
