@@ -29,7 +29,7 @@ class UnparsedBodyRequest(daphne.http_protocol.WebRequest):
 class UnparsedBodyHTTPFactory(daphne.http_protocol.HTTPFactory):
     """Daphne's HTTP factory, building `UnparsedBodyRequest`s."""
 
-    def buildProtocol(self, addr):  # noqa: N802 (Twisted's name)
+    def buildProtocol(self, addr):  # Twisted's name
         protocol = super().buildProtocol(addr)
         protocol.requestFactory = UnparsedBodyRequest
         return protocol

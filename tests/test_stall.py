@@ -25,9 +25,7 @@ MAX_GAP = 1.0
 
 def many_parts_body(parts: int = 200_000) -> bytes:
     """`parts` one-byte form fields of 64 bytes each."""
-    part = (
-        f"--{BOUNDARY}\r\nContent-Disposition: form-data; name=\"f\"\r\n\r\nx\r\n"
-    ).encode()
+    part = (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n').encode()
     return part * parts + f"--{BOUNDARY}--\r\n".encode()
 
 
