@@ -5,11 +5,16 @@ asgiref's thread-sensitive executor: a request waiting inside its view then hold
 thread that other requests' async ORM calls need, and their streams stall.
 """
 
+import logging
 from urllib.parse import urlsplit
 
 from asgiref.sync import markcoroutinefunction, sync_to_async
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware
+
+logger = logging.getLogger(__name__)
 
 
 class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
@@ -73,3 +78,17 @@ def content_security_policy() -> str:
         "frame-ancestors": "'none'",
     }
     return "; ".join(f"{name} {value.strip()}" for name, value in directives.items())
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """503 JSON with Retry-After when a view on an API path (`/api/token/`, `/chatkit/`)
+    fails because the database is unreachable: a client should retry, not report a crash.
+    Pages keep Django's 500 page (an outage there is the operator's to see)."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        from chatsite.errors import unavailable, wants_json
+
+        if isinstance(exception, DatabaseError) and wants_json(request):
+            logger.error("Database unavailable for %s: %s", request.path, exception)
+            return unavailable()
+        return None

@@ -69,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "chatsite.middleware.DatabaseUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -177,6 +178,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", SECRET_KEY),
+    # A password change (or reset) voids every token issued before it (accounts/jwt.py,
+    # accounts/serializers.py); deactivation already does through the user rule.
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.SiteTokenRefreshSerializer",
 }
 
 LOGGING = {

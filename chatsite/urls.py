@@ -3,6 +3,7 @@ from django.urls import include, path
 
 from chatsite import views
 
+handler400 = "chatsite.errors.bad_request"
 handler404 = "chatsite.errors.page_not_found"
 handler500 = "chatsite.errors.server_error"
 

@@ -6,6 +6,7 @@ names, exactly like another worker behind the load balancer.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -99,3 +100,104 @@ def run_second_instance(requests: list[dict], clock: float | None = None, **env:
     )
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+# --- private servers for outage tests: started by the test, stopped by it --------------------
+
+
+class PrivateRedis:
+    """A redis-server of the test's own on a free port (never the shared one)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.port = free_port()
+        self.process: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> "PrivateRedis":
+        self.process = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.folder),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        wait_listening(self.port)
+        return self
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=10)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb + pg_ctl), trust auth, on a free port."""
+
+    def __init__(self, folder: Path) -> None:
+        self.data = folder / "pgdata"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def as_owner(self, args: tuple[str, ...]) -> list[str]:
+        """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
+        if os.geteuid() != 0:
+            return list(args)
+        shutil.chown(self.data.parent, "postgres")
+        return ["runuser", "-u", "postgres", "--", *args]
+
+    def pg(self, *args: str) -> None:
+        subprocess.run(self.as_owner(args), check=True, capture_output=True, timeout=120)
+
+    def start(self) -> "PrivatePostgres":
+        if not self.data.exists():
+            self.pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust")
+        self.pg(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.data.parent / "pg.log"),
+            "-o",
+            f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.data.exists():
+            subprocess.run(
+                self.as_owner(("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")),
+                capture_output=True,
+                timeout=60,
+            )
+
+
+def wait_listening(port: int, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:g} s")
