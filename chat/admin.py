@@ -14,6 +14,7 @@ import io
 import logging
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
@@ -37,7 +38,8 @@ from django.utils.html import format_html
 from django.utils.http import content_disposition_header
 from django.utils.text import smart_split, unescape_string_literal
 
-from chat.models import Attachment, Feedback, Thread, ThreadItem, TokenUsage
+from chat.limits import parse_rate
+from chat.models import Attachment, Feedback, QuotaOverride, Thread, ThreadItem, TokenUsage
 from chat.retention.purge import delete_threads, human_bytes, preview_delete
 from chat.review.export import write_export
 from chat.review.items import attachment_url
@@ -386,3 +388,39 @@ class TokenUsageAdmin(ReadOnlyAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
         return False
+
+
+class QuotaOverrideForm(forms.ModelForm):
+    """Names a user or a group (not both), with a rate the site can read."""
+
+    class Meta:
+        model = QuotaOverride
+        fields = ["user", "group", "rate_limit", "max_concurrent_streams", "daily_token_quota"]
+
+    def clean_rate_limit(self) -> str:
+        text = self.cleaned_data["rate_limit"].strip()
+        if text:
+            try:
+                parse_rate(text)
+            except ValueError as error:
+                raise forms.ValidationError(
+                    f"{error}: use a rate like '20/min' or 'none'."
+                ) from None
+        return text
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if bool(cleaned.get("user")) == bool(cleaned.get("group")):
+            raise forms.ValidationError("Choose either a user or a group.")
+        return cleaned
+
+
+@admin.register(QuotaOverride)
+class QuotaOverrideAdmin(admin.ModelAdmin):
+    """Limits per user or group in place of the CHAT_* defaults (chat/limits.py)."""
+
+    form = QuotaOverrideForm
+    list_display = ["__str__", "rate_limit", "max_concurrent_streams", "daily_token_quota"]
+    list_select_related = ["user", "group"]
+    autocomplete_fields = ["user", "group"]
+    search_fields = ["user__username", "group__name"]

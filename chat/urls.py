@@ -5,6 +5,7 @@ from chat import views
 urlpatterns = [
     path("", views.chatkit_endpoint, name="chatkit"),
     path("upload/", views.attachment_upload, name="chatkit-upload"),
+    path("limits/", views.user_limits, name="chatkit-limits"),
     path("threads/<str:thread_id>/stop/", views.stop_thread_turn, name="chatkit-stop"),
     path("threads/<str:thread_id>/resume/", views.resume_thread_turn, name="chatkit-resume"),
     path("attachments/<str:attachment_id>/", views.attachment_download, name="chatkit-attachment"),
