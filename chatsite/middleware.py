@@ -62,12 +62,13 @@ def content_security_policy() -> str:
 
     parts = urlsplit(app_settings.CDN_URL)
     cdn = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    images = " ".join(app_settings.IMAGE_ORIGINS)
     directives = {
         "default-src": "'self'",
         "script-src": f"'self' {cdn}",
         # The widget and Django admin set inline style attributes.
         "style-src": f"'self' 'unsafe-inline' {cdn}",
-        "img-src": f"'self' data: blob: {cdn}",
+        "img-src": f"'self' data: blob: {cdn} {images}",
         "font-src": f"'self' data: {cdn}",
         "connect-src": f"'self' {cdn}",
         "frame-src": cdn or "'none'",
@@ -77,7 +78,7 @@ def content_security_policy() -> str:
         "form-action": "'self'",
         "frame-ancestors": "'none'",
     }
-    return "; ".join(f"{name} {value.strip()}" for name, value in directives.items())
+    return "; ".join(f"{name} {' '.join(value.split())}" for name, value in directives.items())
 
 
 class DatabaseUnavailableMiddleware(MiddlewareMixin):
