@@ -10,6 +10,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -148,7 +149,9 @@ class PrivatePostgres:
     """A PostgreSQL cluster of the test's own (initdb + pg_ctl), trust auth, on a free port."""
 
     def __init__(self, folder: Path) -> None:
-        self.data = folder / "pgdata"
+        # Not under `folder`: pytest's folders are private to root, the server's user
+        # (postgres, when the tests run as root) must reach its data directory.
+        self.data = Path(tempfile.mkdtemp(prefix="test-pg-")) / "pgdata"
         self.port = free_port()
 
     @property
@@ -188,6 +191,11 @@ class PrivatePostgres:
                 capture_output=True,
                 timeout=60,
             )
+
+    def remove(self) -> None:
+        """Stop the server and delete its files."""
+        self.stop()
+        shutil.rmtree(self.data.parent, ignore_errors=True)
 
 
 def wait_listening(port: int, timeout: float = 20.0) -> None:
