@@ -4,7 +4,9 @@ nginx (deploy/nginx.conf) refuses bodies over `client_max_body_size`; a worker r
 directly (or behind another proxy) refuses them here too, with the site's JSON answer
 instead of a page: a declared `Content-Length` over the limit gets 413 at once, a
 chunked body (no length) is counted as it is received and gets 413 as soon as it passes
-the limit. A `Content-Length` that is not a number gets 400.
+the limit. A `Content-Length` that is not a number gets 400. A multipart body with more
+parts than Django would accept (DATA_UPLOAD_MAX_NUMBER_FIELDS + _FILES) gets 400 here,
+counted with one `bytes.count` instead of Django's part-by-part parse.
 
 The limit is the largest accepted attachment (CHAT_ATTACHMENT_MAX_BYTES) plus room for
 the multipart framing and a few form fields (BODY_OVERHEAD): no legitimate request of
@@ -49,6 +51,28 @@ async def refuse(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
+def max_parts() -> int | None:
+    """Fields plus files Django accepts in one body; None when either is unlimited."""
+    from django.conf import settings
+
+    fields, files = settings.DATA_UPLOAD_MAX_NUMBER_FIELDS, settings.DATA_UPLOAD_MAX_NUMBER_FILES
+    return None if fields is None or files is None else fields + files
+
+
+def multipart_boundary(scope: Scope) -> bytes | None:
+    """The boundary of a `multipart/form-data` body; None for any other body."""
+    for name, value in scope.get("headers", []):
+        if name.lower() == b"content-type":
+            kind, _, params = value.partition(b";")
+            if kind.strip().lower() != b"multipart/form-data":
+                return None
+            for param in params.split(b";"):
+                key, _, found = param.strip().partition(b"=")
+                if key.strip().lower() == b"boundary" and found.strip(b' "'):
+                    return found.strip(b' "')
+    return None
+
+
 def declared_length(scope: Scope) -> int | None:
     """The request's Content-Length; None when it sends none; ValueError when malformed."""
     for name, value in scope.get("headers", []):
@@ -75,11 +99,13 @@ class BodyLimit:
             length = declared_length(scope)
         except ValueError:
             return await refuse(send, 400, "The Content-Length header is not a number.")
-        if length is not None:
-            if length > limit:
-                return await refuse(send, 413, too_large)
+        if length is not None and length > limit:
+            return await refuse(send, 413, too_large)
+        boundary = multipart_boundary(scope)
+        if length is not None and boundary is None:
             return await self.app(scope, receive, send)
-        # No length (chunked): take the body in, counting, then hand it on as received.
+        # No length (chunked), or multipart: take the body in, counting, then hand it on as
+        # received.
         messages: list[Message] = []
         size = 0
         while True:
@@ -92,6 +118,14 @@ class BodyLimit:
                 return await refuse(send, 413, too_large)
             if not message.get("more_body", False):
                 break
+
+        parts_limit = max_parts()
+        if boundary is not None and parts_limit is not None:
+            body = b"".join(m.get("body", b"") for m in messages if m["type"] == "http.request")
+            if body.count(b"--" + boundary) - 1 > parts_limit:
+                return await refuse(
+                    send, 400, f"The request has too many parts (at most {parts_limit})."
+                )
 
         async def replay() -> Message:
             return messages.pop(0) if messages else await receive()
