@@ -9,7 +9,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export DJANGO_SETTINGS_MODULE ?= chatsite.settings
 
-.PHONY: run test lint install install-dev bench bench-streams clean
+.PHONY: run manage test lint install install-dev bench bench-store bench-streams bench-insights clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,11 +26,19 @@ $(VENV)/.stamp-dev: requirements.txt requirements-dev.txt | $(PY)
 install: $(VENV)/.stamp-runtime
 install-dev: $(VENV)/.stamp-dev
 
-run: install
+# Local settings, written once: a generated SECRET_KEY and DEBUG=1 (git-ignored).
+.env: | $(PY)
+	$(PY) scripts/make_env.py .env
+
+run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_demo_user
 	$(VENV)/bin/daphne --bind 127.0.0.1 --port $(PORT) chatsite.asgi:application
+
+# Any manage.py command with the virtualenv and `.env`: make manage ARGS="purge_threads --user demo"
+manage: | $(PY) .env
+	$(PY) manage.py $(ARGS)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
@@ -38,12 +46,23 @@ lint: install-dev
 test: install-dev lint
 	$(VENV)/bin/pytest
 
+# The README's Performance figures: CPU per request of a daphne worker against the SDK's
+# in-process floor, keyset pages, SQLite under 50 and 200 users, the admin at scale (on
+# PostgreSQL when DATABASE_URL names one; BENCH_ARGS="--admin-items 1000000" for 1 M items).
 bench: install-dev
+	DEBUG=0 $(PY) scripts/bench.py $(BENCH_ARGS)
+
+# Latency of paging and of a turn as data grows (a throwaway SQLite database by default).
+bench-store: install-dev
 	$(PY) scripts/bench_store.py
 
 # 1,000 answers streaming at once from one worker, on PostgreSQL (127.0.0.1:5432).
 bench-streams: install-dev
 	$(PY) scripts/bench_streams.py
+
+# Insights over 1,000,000 turns on PostgreSQL (127.0.0.1:5432).
+bench-insights: install-dev
+	$(PY) scripts/bench_insights.py
 
 clean:
 	rm -rf $(VENV) staticfiles .pytest_cache

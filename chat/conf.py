@@ -24,6 +24,12 @@ from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 
+from chat.protocol_parsers import (
+    action_handlers,
+    composer_tools,
+    model_choices,
+    optional_hook,
+)
 from chat.setting_parsers import (
     FLAG,
     INTEGER,
@@ -40,6 +46,7 @@ from chat.setting_parsers import (
     http_url,
     mcp_servers,
     mime_types,
+    model_prices,
     origins,
     prompts,
     rate,
@@ -197,6 +204,59 @@ SETTINGS: dict[str, Setting] = {
     # Threads with no activity for this many days are purged by `--retention`; 0 turns
     # `--retention` off (it then refuses to run).
     "RETENTION_DAYS": Setting(90, whole_number(0), INTEGER, empty=0),
+    # --- Insights (chat/review/insights.py) ---
+    # US dollars per million input and output tokens, by model name, for the estimated
+    # cost on the insights page; a model not listed costs 0 (shown as unpriced).
+    "MODEL_PRICES": Setting(
+        {
+            "gpt-4.1-mini": [0.4, 1.6],
+            "gpt-4.1": [2.0, 8.0],
+            "gpt-4o-mini": [0.15, 0.6],
+            "gpt-4o": [2.5, 10.0],
+        },
+        model_prices,
+        JSON,
+        empty={},
+    ),
+    # --- The protocol's optional parts (chat/chatkit/actions.py, chat/assistant/) ---
+    # Widget action handlers: {"action.type": "dotted.path"}, on top of the ones registered
+    # with @chat.chatkit.actions.action (and the demo's).
+    "ACTIONS": Setting({}, action_handlers, JSON, empty={}),
+    # Models users may pick in the composer: [{"id", "label", "provider", "description",
+    # "default"}]; empty offers none (CHAT_MODEL answers).
+    "MODELS": Setting([], model_choices, JSON, empty=[]),
+    # Tools users may pick in the composer: [{"id", "label", "tool", "icon", ...}], `tool`
+    # naming the agent tool it forces (inference_options.tool_choice).
+    "COMPOSER_TOOLS": Setting(
+        [
+            {
+                "id": "search",
+                "label": "Search my conversations",
+                "tool": "search_my_conversations",
+                "icon": "search",
+            }
+        ],
+        composer_tools,
+        JSON,
+        empty=[],
+    ),
+    # Speech-to-text model for dictation (input.transcribe), e.g. gpt-4o-mini-transcribe,
+    # through OpenAI or CHAT_MODEL_BASE_URL's /audio/transcriptions; empty: no dictation.
+    "TRANSCRIPTION_MODEL": Setting("", text(), empty=""),
+    # Largest dictated recording, in bytes (413 above it; the request body limit applies too).
+    "DICTATION_MAX_BYTES": Setting(700_000, whole_number(1), INTEGER),
+    # @-mentions: a function (user, query) -> list of entities for the composer's tag search,
+    # and one (user, entity_id) -> widget JSON or None for their previews; empty: off.
+    "ENTITY_SEARCH": Setting(
+        "chat.assistant.entities.search_threads",
+        optional_hook("the dotted path of a callable (user, query) -> list of entities"),
+        empty="",
+    ),
+    "ENTITY_PREVIEW": Setting(
+        "chat.assistant.entities.preview_thread",
+        optional_hook("the dotted path of a callable (user, entity_id) -> widget dict or None"),
+        empty="",
+    ),
 }
 
 # The raw defaults, by name without the prefix.
@@ -265,6 +325,14 @@ class AppSettings:
         ATTACHMENT_MODEL_MAX_BYTES: int
         ATTACHMENT_TEXT_MAX_CHARS: int
         RETENTION_DAYS: int
+        MODEL_PRICES: dict[str, tuple[float, float]]
+        ACTIONS: dict[str, Callable[..., Any]]
+        MODELS: list[dict[str, Any]]
+        COMPOSER_TOOLS: list[dict[str, Any]]
+        TRANSCRIPTION_MODEL: str
+        DICTATION_MAX_BYTES: int
+        ENTITY_SEARCH: Callable[..., Any] | None
+        ENTITY_PREVIEW: Callable[..., Any] | None
 
     def __init__(self) -> None:
         # name -> (the raw value it was parsed from, the parsed value). A different raw
@@ -322,8 +390,8 @@ class AppSettings:
         )
 
 
-# Read by chatsite/settings.py for other apps (CORS), not a chat.conf setting.
-OTHER_VARIABLES = {"CHAT_ALLOWED_ORIGINS"}
+# Read by chatsite/settings.py for other apps (CORS, storage), not chat.conf settings.
+OTHER_VARIABLES = {"CHAT_ALLOWED_ORIGINS", "CHAT_MEDIA_STORAGE"}
 
 
 def unread_variables(environ: Mapping[str, str]) -> list[str]:

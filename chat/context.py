@@ -1,5 +1,6 @@
 """What one ChatKit request knows about who is asking and from where."""
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -22,6 +23,43 @@ class TurnUsage:
     thread_id: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
+    # The model that answered (its CHAT_MODELS id, or CHAT_MODEL).
+    model: str = ""
+
+
+@dataclass
+class TurnTiming:
+    """When a turn started and first showed answer text (a monotonic clock): what the
+    insights page reports per turn, next to the model that answered."""
+
+    started: float
+    first_text: float | None = None
+
+    def saw(self, answer_text: bool) -> None:
+        if answer_text and self.first_text is None:
+            self.first_text = time.monotonic()
+
+    def fields(self) -> dict[str, Any]:
+        """The TokenUsage columns: time to first token and answer duration (ms)."""
+        now = time.monotonic()
+        first = None if self.first_text is None else round((self.first_text - self.started) * 1000)
+        return {
+            "first_token_ms": first,
+            "duration_ms": round((now - self.started) * 1000),
+        }
+
+
+@dataclass(eq=False)
+class RequestMemo:
+    """What one request already read, so that no step of it reads it again: the threads
+    it loaded (which proves they are the user's), and the newest items of a thread until
+    the request itself changes them (chat/chatkit/store.py keeps both)."""
+
+    threads: dict[str, Any] = field(default_factory=dict)
+    # thread id -> (the limit read, the items newest first, whether more follow)
+    newest_items: dict[str, tuple[int, list, bool]] = field(default_factory=dict)
+    # Threads that had a turn recorded as running when loaded (chat/chatkit/recovery.py).
+    turn_left_running: dict[str, bool] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -38,6 +76,14 @@ class RequestContext:
     # The id `threads.create` gives its new thread: chosen before the SDK runs, so the
     # turn can hold the thread's lease from the start (chat/chatkit/turns.py).
     new_thread_id: str = ""
+    # What the user picked in the composer (inference_options), already checked against
+    # CHAT_MODELS and CHAT_COMPOSER_TOOLS: a model id, and the agent tool to call.
+    model_id: str = ""
+    tool_choice: str = ""
+    # Its title, from the message that creates it: stored with the thread's row at once.
+    new_thread_title: str = ""
+    # Reads this request made; shared by copies of the context (dataclasses.replace).
+    memo: RequestMemo = field(default_factory=RequestMemo, compare=False, repr=False)
 
     @property
     def user_id(self) -> Any:

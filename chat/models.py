@@ -61,7 +61,11 @@ class Thread(models.Model):
     class Meta:
         # `id` breaks created_at ties in pages; in the index, pages need no extra sort.
         indexes = [
-            models.Index(fields=["owner", "created_at", "id"], name="chat_thread_owner_created")
+            models.Index(fields=["owner", "created_at", "id"], name="chat_thread_owner_created"),
+            models.Index(fields=["created_at"], name="chat_thread_created"),
+            # The admin's list, newest activity first, and one owner's the same way.
+            models.Index(fields=["updated_at", "id"], name="chat_thread_updated"),
+            models.Index(fields=["owner", "updated_at"], name="chat_thread_owner_updated"),
         ]
         ordering = ["-created_at"]
 
@@ -84,6 +88,9 @@ class ThreadItem(models.Model):
     # A checkpoint of an answer still streaming; one left after its turn ended was cut off
     # by a lost worker (chat/chatkit/checkpoints.py, chat/chatkit/recovery.py).
     partial = models.BooleanField(default=False)
+    # The page a user message was asked from, as the client reported it (bounded by
+    # chat.context.PAGE_LIMITS): {"url", "title", "selection"}; empty for other items.
+    page = models.JSONField(default=dict, blank=True)
 
     class Meta:
         constraints = [
@@ -138,12 +145,34 @@ class Feedback(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_feedback"
     )
+    class ReviewStatus(models.TextChoices):
+        NEW = "new", "New"
+        REVIEWED = "reviewed", "Reviewed"
+        NEEDS_FIX = "needs_fix", "Needs fix"
+
     kind = models.CharField(max_length=8, choices=Kind.choices)
     created_at = models.DateTimeField(auto_now=True)
+    # Staff review of the rated answer (the feedback review queue in admin).
+    review_status = models.CharField(
+        max_length=12, choices=ReviewStatus.choices, default=ReviewStatus.NEW
+    )
+    review_note = models.TextField(blank=True, default="")
+    reviewed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="chat_feedback_reviewed",
+    )
+    reviewed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["item", "user"], name="chat_feedback_once_per_user")
+        ]
+        indexes = [
+            models.Index(fields=["created_at"], name="chat_feedback_created"),
+            models.Index(fields=["review_status", "created_at"], name="chat_feedback_review"),
         ]
 
     def __str__(self) -> str:
@@ -162,9 +191,18 @@ class TokenUsage(models.Model):
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+    # The model that answered (its CHAT_MODELS id, or CHAT_MODEL; "offline-demo" offline),
+    # and how long the user waited for its first text and for
+    # the whole answer (None when unknown: rows from before these were recorded).
+    model = models.CharField(max_length=100, blank=True, default="")
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
 
     class Meta:
-        indexes = [models.Index(fields=["user", "created_at"], name="chat_usage_user_created")]
+        indexes = [
+            models.Index(fields=["user", "created_at"], name="chat_usage_user_created"),
+            models.Index(fields=["created_at"], name="chat_usage_created"),
+        ]
         verbose_name_plural = "token usage"
 
     def __str__(self) -> str:
@@ -196,6 +234,8 @@ class Turn(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
+    # The model that answered (empty for a turn that ran none, such as most actions).
+    model = models.CharField(max_length=100, blank=True, default="")
 
     class Meta:
         indexes = [
@@ -205,6 +245,90 @@ class Turn(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} {self.id} ({self.state})"
+
+
+class LimitRefusal(models.Model):
+    """One message refused by a limit (429), for the insights page."""
+
+    class Limit(models.TextChoices):
+        RATE = "rate", "Message rate"
+        TOKENS = "tokens", "Daily token quota"
+        STREAMS = "streams", "Concurrent answers"
+        THREAD = "thread", "Thread busy"
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_refusals"
+    )
+    limit = models.CharField(max_length=16, choices=Limit.choices)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [models.Index(fields=["created_at"], name="chat_refusal_created")]
+
+    def __str__(self) -> str:
+        return f"{self.limit} refusal"
+
+
+# --- Daily rollups of TokenUsage for the insights page (chat/review/rollup.py) ---------------
+# A finished day's usage never changes (usage rows are stamped when written), so each day
+# is summed once, the first time the insights page needs it, and read from here after.
+
+
+class UsageDay(models.Model):
+    """One user's answers with one model on one day (in the site's time zone)."""
+
+    day = models.DateField()
+    model = models.CharField(max_length=100, blank=True, default="")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    turns = models.PositiveIntegerField(default=0)
+    input_tokens = models.PositiveBigIntegerField(default=0)
+    output_tokens = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["day", "model", "user"], name="chat_usageday_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model}: {self.turns} answers"
+
+
+class LatencyDay(models.Model):
+    """How many answers of one model on one day took `bucket` ms or more (up to the next
+    bucket): a histogram per metric, from which percentiles are read."""
+
+    class Metric(models.TextChoices):
+        FIRST_TOKEN = "first_token", "Time to first token"
+        DURATION = "duration", "Answer duration"
+
+    day = models.DateField()
+    model = models.CharField(max_length=100, blank=True, default="")
+    metric = models.CharField(max_length=12, choices=Metric.choices)
+    bucket = models.PositiveIntegerField()
+    count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["day", "model", "metric", "bucket"], name="chat_latencyday_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.model} {self.metric} >= {self.bucket} ms: {self.count}"
+
+
+class RolledUpDay(models.Model):
+    """A day whose usage is in UsageDay and LatencyDay, summed in `time_zone`."""
+
+    day = models.DateField(primary_key=True)
+    time_zone = models.CharField(max_length=64)
+    rolled_up_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.day} ({self.time_zone})"
 
 
 class QuotaOverride(models.Model):

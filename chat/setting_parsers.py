@@ -32,6 +32,7 @@ BAD_MIME_TYPES = "chat.E006"
 BAD_AGENT = "chat.E007"
 BAD_PROMPTS = "chat.E008"
 BAD_URL = "chat.E009"
+BAD_PRICES = "chat.E010"
 UNKNOWN_SETTING = "chat.W001"
 
 
@@ -312,6 +313,29 @@ def prompts(raw: Any) -> list[dict[str, str]]:
         ):
             raise InvalidValue(f"has a bad entry [{index}]: {short(entry)}", expected, BAD_PROMPTS)
         parsed.append(dict(fields))
+    return parsed
+
+
+def model_prices(raw: Any) -> dict[str, tuple[float, float]]:
+    """{"model": [input, output]}: US dollars per million tokens, for estimated costs."""
+    expected = '{"model name": [input, output]} in US dollars per million tokens, e.g. ' \
+        '{"gpt-4.1-mini": [0.4, 1.6]}'
+    if not isinstance(raw, dict):
+        raise InvalidValue(f"is {kind(raw)}, not a mapping", expected, BAD_PRICES)
+    parsed = {}
+    for name, pair in raw.items():
+        numbers = pair if isinstance(pair, list | tuple) else ()
+        if (
+            not isinstance(name, str)
+            or len(numbers) != 2
+            or not all(
+                isinstance(n, int | float) and not isinstance(n, bool) and 0 <= n < float("inf")
+                for n in numbers
+            )
+        ):
+            problem = f"has a bad entry {short(name)}: {short(pair)}"
+            raise InvalidValue(problem, expected, BAD_PRICES)
+        parsed[name] = (float(numbers[0]), float(numbers[1]))
     return parsed
 
 

@@ -19,6 +19,7 @@ from django.http.multipartparser import MultiPartParserError
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.jwt import AuthenticationFailed, authenticate_bearer, unauthorized
+from chat.assistant import entities
 from chat.attachments import access, serving, uploads
 from chat.attachments.store import to_json
 from chat.chatkit.requestlog import RequestLog
@@ -37,6 +38,7 @@ from chat.errors import (
     error_response,
 )
 from chat.limits import allowance
+from chatsite import db
 
 logger = logging.getLogger(__name__)
 
@@ -144,7 +146,7 @@ async def answer_chatkit_request(request: HttpRequest, log: RequestLog) -> HttpR
         usage=log.usage,
     )
 
-    answer = await run_request(server, chatkit_request, body, context, log)
+    answer = await run_request(server, chatkit_request, context, log)
     if isinstance(answer, NonStreamingResult):
         return HttpResponse(answer.json, content_type="application/json")
     return sse_response(answer)
@@ -195,6 +197,30 @@ async def user_limits(request: HttpRequest) -> HttpResponse:
     a client to show: `{"rate", "max_concurrent_streams", "daily_tokens"}`."""
     user = await authenticate_bearer(request)
     return JsonResponse(await allowance(user.pk), headers={"Cache-Control": "no-store"})
+# --- @-mentions (chat/assistant/entities.py) ---------------------------------------------
+
+
+@allow("GET")
+@json_errors
+async def entity_search(request: HttpRequest) -> HttpResponse:
+    """The composer's tag search (`entities.onTagSearch`): `?q=` -> {"entities": [...]}."""
+    user = await authenticate_bearer(request)
+    if not entities.enabled():
+        raise NotFound("@-mentions are not enabled on this site.")
+    found = await db.run(entities.search, user, request.GET.get("q", ""))
+    return JsonResponse({"entities": found})
+
+
+@allow("GET")
+@json_errors
+async def entity_preview(request: HttpRequest) -> HttpResponse:
+    """An entity's preview (`entities.onRequestPreview`): `?id=` -> {"preview": widget};
+    404 for one the user may not see."""
+    user = await authenticate_bearer(request)
+    preview = await db.run(entities.preview, user, request.GET.get("id", ""))
+    if preview is None:
+        raise NotFound()
+    return JsonResponse({"preview": preview})
 
 
 # --- attachments ------------------------------------------------------------------------

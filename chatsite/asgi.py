@@ -30,6 +30,7 @@ from chat.chatkit.consumers import ChatConsumer  # noqa: E402
 from chat.chatkit.lifecycle import TurnLifecycle  # noqa: E402
 from chatsite import daphne_request  # noqa: E402
 from chatsite.bodylimit import BodyLimit  # noqa: E402
+from chatsite.db import EndpointOnLoop  # noqa: E402
 
 # Before daphne builds its server (it imports this module first).
 daphne_request.install()
@@ -50,5 +51,5 @@ websocket = OriginValidator(
 )
 
 application = TurnLifecycle(
-    ProtocolTypeRouter({"http": BodyLimit(django_asgi_app), "websocket": websocket})
+    ProtocolTypeRouter({"http": BodyLimit(EndpointOnLoop(django_asgi_app)), "websocket": websocket})
 )

@@ -14,20 +14,23 @@ import asyncio
 import functools
 import threading
 from collections.abc import Awaitable, Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
+from asgiref.sync import ThreadSensitiveContext
 from django.db import DatabaseError, connections
 
 T = TypeVar("T")
 
 _pool: ThreadPoolExecutor | None = None
 _size = 0
+_release_after_each_job = False
 
 
 def pool() -> ThreadPoolExecutor:
-    global _pool, _size
+    global _pool, _size, _release_after_each_job
     if _pool is None:
+        _release_after_each_job = uses_connection_pool()
         from chat.conf import app_settings
 
         size = app_settings.DB_POOL_SIZE
@@ -35,6 +38,11 @@ def pool() -> ThreadPoolExecutor:
             size = 1
         _pool, _size = ThreadPoolExecutor(max_workers=size, thread_name_prefix="db"), size
     return _pool
+
+
+def uses_connection_pool() -> bool:
+    """Whether the database is PostgreSQL with Django's psycopg pool (chatsite/settings.py)."""
+    return bool(connections["default"].settings_dict.get("OPTIONS", {}).get("pool"))
 
 
 def call(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
@@ -45,6 +53,10 @@ def call(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
         # handed to the next job: this thread reconnects on its next query.
         connections.close_all()
         raise
+    finally:
+        if _release_after_each_job:
+            # Back to the psycopg pool, for the worker's other threads (sync views) too.
+            connections["default"].close()
 
 
 async def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
@@ -76,3 +88,40 @@ def pooled(function: Callable[..., T]) -> Callable[..., Awaitable[T]]:
         return await run(function, *args, **kwargs)
 
     return run_pooled
+
+
+class InlineExecutor(Executor):
+    """Runs each call at once, in the calling thread (here: the event loop's)."""
+
+    def submit(self, fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> Future[T]:
+        future: Future[T] = Future()
+        try:
+            future.set_result(fn(*args, **kwargs))
+        except BaseException as error:  # handed to the awaiting coroutine, as a thread would
+            future.set_exception(error)
+        return future
+
+
+class EndpointOnLoop:
+    """ASGI middleware: the ChatKit endpoint's thread-sensitive sync work on the loop.
+
+    In an async view, Django still runs every sync-style middleware's `process_request`
+    and `process_response` and the request signals' receivers through `sync_to_async`:
+    about fourteen hops to a thread per request, and a thread started (and another to
+    join it) per request to take them. For the endpoint they are all cheap and touch no
+    database (Bearer auth, no session used; its database work goes through the pool
+    above), so an outer `ThreadSensitiveContext` with an executor of its own (asgiref's
+    documented use) runs them in place. Should one of them ever query the database, Django
+    refuses it on the loop thread (SynchronousOnlyOperation) rather than blocking it.
+    Only the endpoint's path: views that parse uploads keep their threads.
+    """
+
+    def __init__(self, app: Callable, paths: frozenset[str] = frozenset({"/chatkit/"})) -> None:
+        self.app = app
+        self.paths = paths
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> Any:
+        if scope["type"] == "http" and scope.get("path") in self.paths:
+            async with ThreadSensitiveContext(executor=InlineExecutor()):
+                return await self.app(scope, receive, send)
+        return await self.app(scope, receive, send)

@@ -93,3 +93,34 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
             logger.error("Database unavailable for %s: %s", request.path, exception)
             return unavailable()
         return None
+
+
+class ProbeMiddleware:
+    """Answer `/healthz/`, `/readyz/` and `/metrics` before anything else looks at the
+    request.
+
+    A container health check or a load balancer reaches a worker by its address over plain
+    HTTP (and so does a Prometheus scraper): the host check (`ALLOWED_HOSTS=chat.example.com`)
+    would refuse it with a 400 and `SECURE_SSL_REDIRECT` would send it a 301, so the probes
+    come first in the chain. They reveal nothing but which dependency is down; the metrics
+    need their token.
+    """
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+    async def __call__(self, request: HttpRequest) -> HttpResponseBase:
+        from chatsite import observability, views
+
+        probe = {
+            "/healthz/": views.healthz,
+            "/readyz/": views.readyz,
+            "/metrics": observability.metrics,
+        }.get(request.path_info)
+        if probe is not None and request.method in ("GET", "HEAD"):
+            return await probe(request)
+        return await self.get_response(request)

@@ -11,10 +11,19 @@ from pathlib import Path
 
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
+from dotenv import load_dotenv
 
 from chat.conf import environment_settings
+from chatsite.observability import init_sentry, logging_formatter
 
 BASE_DIR = Path(__file__).resolve().parent.parent
+
+# Local settings: `make run` writes `.env` once (a generated SECRET_KEY, DEBUG=1); it is
+# git-ignored. A variable set in the real environment always wins; ENV_FILE= (empty)
+# reads no file.
+ENV_FILE = os.environ.get("ENV_FILE", str(BASE_DIR / ".env"))
+if ENV_FILE:
+    load_dotenv(ENV_FILE, override=False)
 
 
 def env_bool(name: str, default: bool = False) -> bool:
@@ -60,6 +69,10 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: one log line and the metrics for every request, then the probes (answered
+    # before the host check and the HTTPS redirect; see chatsite/middleware.py).
+    "chatsite.observability.RequestObservabilityMiddleware",
+    "chatsite.middleware.ProbeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "chatsite.middleware.ContentSecurityPolicyMiddleware",
     "chatsite.middleware.AsyncWhiteNoiseMiddleware",
@@ -93,6 +106,34 @@ TEMPLATES = [
     },
 ]
 
+def sqlite_options() -> dict:
+    """SQLite as an embedded database that takes concurrent users: write-ahead logging
+    (readers never wait for the writer), a busy timeout (a writer waits for the lock
+    instead of failing), and transactions that take the write lock when they begin
+    (`IMMEDIATE`), so two transactions never deadlock upgrading a read lock, the one case
+    a busy timeout cannot help ("database is locked" at once). With the one database
+    thread of chatsite/db.py, writes go one at a time."""
+    return {
+        "transaction_mode": "IMMEDIATE",
+        "timeout": 20,  # seconds: the busy timeout
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+    }
+
+
+def postgres_pool(size: int) -> dict:
+    """Django's psycopg pool for one worker process: at most `size` connections, whatever
+    the load. A request waits up to 3 s for one, then answers 503: long enough for a busy
+    pool (its work is short queries), short enough that a database that is down answers
+    like one (the pool keeps trying to reconnect meanwhile)."""
+    return {"min_size": 1, "max_size": size, "timeout": 3}
+
+
+def db_pool_size() -> int:
+    """CHAT_DB_POOL_SIZE as the pool needs it now; a bad value is reported by the checks."""
+    size = environment_settings(os.environ).get("CHAT_DB_POOL_SIZE")
+    return size if isinstance(size, int) and size > 0 else 10
+
+
 DATABASES = {
     "default": dj_database_url.parse(
         os.environ.get("DATABASE_URL") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}",
@@ -102,6 +143,16 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Fail fast when the database is unreachable, so requests answer 503 instead of hanging.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("connect_timeout", 5)
+    # No JIT compilation: the admin's queries with per-row counts are estimated costly
+    # enough to trigger it, and compiling took 1.6 s of a 10 ms search (1 M items).
+    DATABASES["default"]["OPTIONS"].setdefault("options", "-c jit=off")
+    if env_bool("DATABASE_POOL", True):
+        # A pooled connection goes back to the pool when its request ends: Django refuses
+        # persistent connections (DATABASE_CONN_MAX_AGE) together with a pool.
+        DATABASES["default"]["CONN_MAX_AGE"] = 0
+        DATABASES["default"]["OPTIONS"]["pool"] = postgres_pool(db_pool_size())
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"].setdefault("OPTIONS", {}).update(sqlite_options())
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # Rate-limit counters, stream slots and turn locks live in the cache: Redis makes them
@@ -155,17 +206,42 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Production (DEBUG=0): hashed names from `collectstatic` (served with a year-long
+# immutable cache by WhiteNoise) and gzip/Brotli copies made once. Development and the
+# tests: plain names, straight from the source folders, nothing to collect first.
+STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
-    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+    "staticfiles": {
+        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        if STATIC_MANIFEST
+        else "whitenoise.storage.CompressedStaticFilesStorage"
+    },
 }
-# Serve straight from the app and project static folders when nothing was collected, so
-# a test server or a fresh checkout works without `collectstatic`.
-WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", True)
+WHITENOISE_USE_FINDERS = env_bool("WHITENOISE_USE_FINDERS", DEBUG)
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "media"))
 MEDIA_URL = "/media/"
+# Uploaded files: local disk (MEDIA_ROOT, the default) or an S3-compatible bucket, which
+# every worker and host sees alike. Files are always served through the site (signed
+# links, owner checks), never straight from the bucket.
+MEDIA_STORAGE = os.environ.get("CHAT_MEDIA_STORAGE", "") or "filesystem"
+if MEDIA_STORAGE == "s3":
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage"}
+    AWS_STORAGE_BUCKET_NAME = os.environ.get("AWS_STORAGE_BUCKET_NAME", "")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("CHAT_MEDIA_STORAGE=s3 needs AWS_STORAGE_BUCKET_NAME.")
+    # Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY, or the host's IAM role.
+    AWS_S3_ENDPOINT_URL = os.environ.get("AWS_S3_ENDPOINT_URL") or None
+    AWS_S3_REGION_NAME = os.environ.get("AWS_S3_REGION_NAME") or None
+    AWS_LOCATION = os.environ.get("AWS_LOCATION", "")  # a key prefix inside the bucket
+    AWS_DEFAULT_ACL = None  # the bucket's own policy: private
+    AWS_S3_FILE_OVERWRITE = False
+elif MEDIA_STORAGE != "filesystem":
+    raise ImproperlyConfigured(
+        f"CHAT_MEDIA_STORAGE={MEDIA_STORAGE!r}: expected 'filesystem' (the default) or 's3'."
+    )
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
@@ -192,11 +268,16 @@ SIMPLE_JWT = {
     "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.SiteTokenRefreshSerializer",
 }
 
+# JSON lines in production (one object per record; see chatsite/observability.py), plain
+# text for a terminal.
+LOG_FORMAT = os.environ.get("LOG_FORMAT") or ("plain" if DEBUG else "json")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r}: expected 'json' or 'plain'.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {"site": logging_formatter(LOG_FORMAT)},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "site"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         # The SDKs log every request at INFO; keep them for warnings and errors.
@@ -249,3 +330,14 @@ OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")
 # The CHAT_* variables that are set. Defaults, how each variable reads and what an empty
 # one means live in chat/conf.py; `manage.py check` validates the values.
 globals().update(environment_settings(os.environ))
+
+# --- Observability (chatsite/observability.py) ------------------------------------------
+# /metrics answers only a scraper sending `Authorization: Bearer <METRICS_TOKEN>`.
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+SENTRY_DSN = os.environ.get("SENTRY_DSN", "")
+if SENTRY_DSN:
+    init_sentry(
+        SENTRY_DSN,
+        os.environ.get("SENTRY_ENVIRONMENT", ""),
+        float(os.environ.get("SENTRY_TRACES_SAMPLE_RATE", "0")),
+    )

@@ -1,6 +1,7 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from chat.admin import back_office_urls
 from chatsite import views
 
 handler400 = "chatsite.errors.bad_request"
@@ -11,8 +12,10 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("about/", views.about, name="about"),
     path("healthz/", views.healthz, name="healthz"),
+    path("admin/chat/", include(back_office_urls())),
     path("admin/", admin.site.urls),
     path("accounts/", include("accounts.urls")),
     path("api/token/", include("accounts.api_urls")),
     path("chatkit/", include("chat.urls")),
+    path("my-data/", include("chat.page_urls")),
 ]

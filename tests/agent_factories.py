@@ -64,3 +64,14 @@ async def slow_lookup() -> str:
 
 def slow_tool_factory(context: RequestContext) -> Agent:
     return build_agent(context).clone(tools=[slow_lookup], model=DemoModel(word_delay=0))
+
+
+async def hello_action(call):
+    """A site's action handler (CHAT_ACTIONS in tests/test_protocol.py): greets by payload
+    name and user."""
+    from chatkit.types import ThreadItemDoneEvent
+
+    name = (call.payload or {}).get("name", "nobody")
+    yield ThreadItemDoneEvent(
+        item=call.assistant_message(f"Hello {name} from {call.user.get_username()}.")
+    )

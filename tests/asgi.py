@@ -8,8 +8,11 @@ from django.core.handlers.asgi import ASGIHandler
 from tests.chatkit_client import bearer
 
 
-async def post_over_asgi(user, body: dict, disconnect_after_chunks: int | None = None):
-    """POST /chatkit/ through Django's ASGI handler, optionally hanging up mid-stream.
+async def post_over_asgi(
+    user, body: dict, disconnect_after_chunks: int | None = None, app=None
+):
+    """POST /chatkit/ through Django's ASGI handler (or `app`), optionally hanging up
+    mid-stream.
 
     Returns the response body chunks received before the end (or the disconnect).
     """
@@ -48,9 +51,10 @@ async def post_over_asgi(user, body: dict, disconnect_after_chunks: int | None =
     async def send(message):
         if message["type"] == "http.response.body" and message.get("body"):
             chunks.append(message["body"])
-            data_chunks = [c for c in chunks if c.startswith(b"data: ")]
-            if disconnect_after_chunks is not None and len(data_chunks) >= disconnect_after_chunks:
+            # Events, not body chunks: the events that arrive together go out as one chunk.
+            events = sum(chunk.count(b"data: ") for chunk in chunks)
+            if disconnect_after_chunks is not None and events >= disconnect_after_chunks:
                 hang_up.set()
 
-    await asyncio.wait_for(ASGIHandler()(scope, receive, send), timeout=30)
+    await asyncio.wait_for((app or ASGIHandler())(scope, receive, send), timeout=30)
     return chunks

@@ -9,6 +9,8 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from email.parser import BytesParser
+from email.policy import default
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
@@ -18,6 +20,8 @@ class FakeChatCompletions:
         self.fail_with: int | None = None
         self.hang_seconds = 0.0
         self.replies = iter(())
+        # (model, audio bytes) of every /audio/transcriptions request.
+        self.transcriptions: list[tuple[str, int]] = []
 
     def next_reply(self) -> str:
         return next(self.replies, f"Answer number {len(self.requests)} from the local model.")
@@ -30,6 +34,9 @@ def make_handler(state: FakeChatCompletions) -> type[BaseHTTPRequestHandler]:
 
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length", 0))
+            if self.path.endswith("/audio/transcriptions"):
+                self.transcribe(self.rfile.read(length))
+                return
             state.requests.append(json.loads(self.rfile.read(length)))
             if state.hang_seconds:
                 time.sleep(state.hang_seconds)
@@ -47,6 +54,19 @@ def make_handler(state: FakeChatCompletions) -> type[BaseHTTPRequestHandler]:
             self.send_chunk({}, finish_reason="stop")
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
+
+        def transcribe(self, body: bytes) -> None:
+            """Like OpenAI's transcription route: multipart `model` and `file` in, text out."""
+            head = f"Content-Type: {self.headers['Content-Type']}\r\n\r\n".encode()
+            fields = {
+                part.get_param("name", header="content-disposition"): part
+                for part in BytesParser(policy=default).parsebytes(head + body).iter_parts()
+            }
+            model = fields["model"].get_content().strip()
+            audio = fields["file"].get_payload(decode=True)
+            state.transcriptions.append((model, len(audio)))
+            text = f"Transcribed {len(audio)} bytes of {fields['file'].get_content_type()}."
+            self.send_json(200, {"text": text})
 
         def send_chunk(self, delta: dict, finish_reason: str | None = None) -> None:
             chunk = {

@@ -103,11 +103,9 @@ def run_second_instance(requests: list[dict], clock: float | None = None, **env:
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
 
-# --- private servers for outage tests: started by the test, stopped by it --------------------
-
-
 class PrivateRedis:
-    """A redis-server of the test's own on a free port (never the shared one)."""
+    """A `redis-server` of the test's own on a free loopback port, in a scratch folder:
+    a test may stop it to see what the site does without Redis (never the shared one)."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -119,25 +117,24 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> "PrivateRedis":
+        import time
+
+        self.folder.mkdir(parents=True, exist_ok=True)
         self.process = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.folder),
-            ],
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
+             "--appendonly", "no", "--dir", str(self.folder)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_listening(self.port)
-        return self
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.5):
+                    return self
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("redis-server did not start")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:

@@ -175,21 +175,40 @@ class TestEnsureDemoUser:
         assert "/accounts/login/" in output
         assert submit_login(browser, "demo", "demo-password")["Location"] == "/"
 
-    def test_idempotent_and_resets_password(self, monkeypatch):
+    def test_a_second_run_keeps_the_password_and_the_sessions(self, client, monkeypatch):
         monkeypatch.setenv("DEMO_USERNAME", "tester")
         monkeypatch.setenv("DEMO_PASSWORD", "first-pass")
         run_demo_command()
+        assert client.login(username="tester", password="first-pass")
         user = get_user_model().objects.get(username="tester")
-        user.set_password("changed-by-someone")
-        user.is_active = False
+        user.set_password("chosen-by-the-user")
         user.save()
+        assert client.login(username="tester", password="chosen-by-the-user")
 
         monkeypatch.setenv("DEMO_PASSWORD", "second-pass")
         output = run_demo_command()
 
-        assert "username=tester password=second-pass" in output
-        users = get_user_model().objects.filter(username="tester")
-        assert users.count() == 1
-        user = users.get()
+        assert "username=tester (exists; its password was not changed)" in output
+        assert get_user_model().objects.filter(username="tester").count() == 1
+        assert get_user_model().objects.get(username="tester").check_password(
+            "chosen-by-the-user"
+        )
+        # Still logged in: the session's password hash still matches.
+        assert client.get("/").wsgi_request.user.is_authenticated
+
+    def test_reset_password_is_explicit(self, monkeypatch):
+        monkeypatch.setenv("DEMO_USERNAME", "tester")
+        monkeypatch.setenv("DEMO_PASSWORD", "first-pass")
+        run_demo_command()
+        user = get_user_model().objects.get(username="tester")
+        user.is_active = False
+        user.save()
+
+        monkeypatch.setenv("DEMO_PASSWORD", "second-pass")
+        out = StringIO()
+        call_command("ensure_demo_user", "--reset-password", stdout=out)
+
+        assert "username=tester password=second-pass" in out.getvalue()
+        user = get_user_model().objects.get(username="tester")
         assert user.is_active
         assert user.check_password("second-pass")

@@ -225,7 +225,7 @@ def test_transcript_shows_the_conversation(admin_client, alice):
         for item_type, start, end in zip(shown, starts, ends, strict=True)
     }
     question = section["user_message"]
-    assert "User" in question and "Where should I &quot;stay&quot;?<br>Second line" in question
+    assert "User" in question and "Where should I &quot;stay&quot;?\nSecond line" in question
     assert '<blockquote class="chat-quote">cheap hotels</blockquote>' in question
     assert '<a href="/chatkit/attachments/atc_thr_read/">atc_thr_read.txt</a>' in question
     assert "2025-05-06 07:08:10" in question

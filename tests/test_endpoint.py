@@ -239,7 +239,7 @@ async def test_threads_list_shows_only_own_threads(alice_chat, bob_chat):
         (json.dumps({"type": "threads.get_by_id", "params": {"thread_id": 7}}), "thread_id"),
         (json.dumps({"type": "threads.list", "params": {"limit": "many"}}), "limit"),
         (json.dumps({"type": "input.transcribe", "params": {"audio_base64": "", "mime_type": "a"}}),
-         "not supported"),
+         "CHAT_TRANSCRIPTION_MODEL"),
         (json.dumps([1, 2, 3]), "Invalid ChatKit request"),
         (json.dumps({"type": "threads.list", "params": {"limit": -5}}), "params.limit"),
         (json.dumps({"type": "threads.get_by_id", "params": {"thread_id": "thr_\x00"}}),

@@ -68,7 +68,7 @@ django.setup()
 from django.test import Client
 client = Client()
 started = time.monotonic()
-health = client.get("/healthz/")
+health = client.get("/readyz/")
 chat = client.post("/chatkit/", '{"type": "threads.list", "params": {}}',
                    content_type="application/json", headers={"Authorization": "Bearer %s"})
 print(json.dumps({
@@ -225,3 +225,38 @@ async def test_pages_allow_the_chatkit_cdn_and_nothing_else_external(async_clien
     assert external == {"https://cdn.example-chatkit.test"}
     assert "'unsafe-eval'" not in policy
     assert "script-src 'self' 'unsafe-inline'" not in policy
+
+
+@pytest.mark.parametrize(
+    "variables, named",
+    [
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT='xml'"),
+        ({"CHAT_MEDIA_STORAGE": "ftp"}, "CHAT_MEDIA_STORAGE='ftp'"),
+        ({"CHAT_MEDIA_STORAGE": "s3"}, "AWS_STORAGE_BUCKET_NAME"),
+    ],
+)
+def test_deployment_settings_that_cannot_work_stop_the_start_naming_the_variable(
+    variables, named
+):
+    result = manage("check", **{**PRODUCTION_ENV, **variables})
+
+    assert result.returncode != 0
+    assert named in result.stderr
+
+
+def test_concurrent_migrate_locked_runs_on_a_fresh_sqlite_database_all_succeed(tmp_path):
+    """The lock file beside the database serialises them (plain `migrate` run three times
+    at once fails here; PostgreSQL: tests/test_deployment.py, where three compose
+    `migrate` jobs start at once)."""
+    env = instance_environment(DATABASE_URL=f"sqlite:///{tmp_path / 'fresh.sqlite3'}")
+    runs = [
+        subprocess.Popen(
+            [sys.executable, "manage.py", "migrate_locked", "--noinput"],
+            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [run.communicate(timeout=300)[0] for run in runs]
+
+    assert [run.returncode for run in runs] == [0, 0, 0], outputs
+    assert sum("Applying chat." in output for output in outputs) == 1

@@ -120,7 +120,9 @@ def test_dry_run_changes_nothing_and_says_what_would_go(
     assert snapshot() == before
     assert all(stored(name) for name in files)
     assert "Dry run: nothing is deleted" in out
-    assert out.strip().endswith("Would delete 2 threads, 5 items, 3 attachments (300 bytes).")
+    assert out.strip().endswith(
+        "Threads: 2, items: 5, attachments: 3 (300 bytes), uploads never sent: 0."
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -139,7 +141,7 @@ def test_yes_deletes_exactly_the_selected_threads_and_everything_theirs(threads)
 
     out = purge("--older-than", "30d", "--yes")
 
-    assert out.strip() == "Deleted 2 threads, 5 items, 3 attachments (300 bytes)."
+    assert out.strip() == "Threads: 2, items: 5, attachments: 3 (300 bytes), uploads never sent: 0."
     assert set(models.Thread.objects.values_list("pk", flat=True)) == {"alice_new", "bob_new"}
     assert set(models.ThreadItem.objects.values_list("thread_id", flat=True)) == {
         "alice_new",
@@ -180,7 +182,7 @@ def test_inactive_for_selects_by_last_activity(alice, django_capture_on_commit_c
     with django_capture_on_commit_callbacks(execute=True):
         out = purge("--inactive-for", "2w", "--yes")
 
-    assert "Deleted 1 thread," in out
+    assert "Threads: 1," in out
     assert list(models.Thread.objects.values_list("pk", flat=True)) == ["old_but_busy"]
 
 
@@ -188,7 +190,7 @@ def test_user_selects_only_that_users_threads(threads, django_capture_on_commit_
     with django_capture_on_commit_callbacks(execute=True):
         out = purge("--user", "alice", "--yes")
 
-    assert out.startswith("Deleted 2 threads, 4 items, 2 attachments")
+    assert out.startswith("Threads: 2, items: 4, attachments: 2")
     assert set(models.Thread.objects.values_list("pk", flat=True)) == {"bob_old", "bob_new"}
     assert models.ThreadItem.objects.filter(thread__owner__username="bob").count() == 5
 
@@ -225,7 +227,7 @@ def test_uploads_never_sent_are_removed_after_a_day(alice, bob, django_capture_o
         out = purge("--user", "alice", "--older-than", "30d", "--yes")
 
     assert out.strip() == (
-        "Deleted 0 threads, 0 items, 1 attachment (1000 bytes), including 1 upload never sent."
+        "Threads: 0, items: 0, attachments: 1 (1000 bytes), uploads never sent: 1."
     )
     assert set(models.Attachment.objects.values_list("pk", flat=True)) == {
         "fresh",
@@ -268,7 +270,9 @@ def test_more_rows_than_a_batch_are_all_purged_with_bounded_queries(
         with CaptureQueriesContext(connection) as queries:
             out = purge("--older-than", "30d", "--yes", "--batch-size", "3")
 
-    assert out.strip() == "Deleted 7 threads, 21 items, 7 attachments (700 bytes)."
+    assert out.strip() == (
+        "Threads: 7, items: 21, attachments: 7 (700 bytes), uploads never sent: 0."
+    )
     assert list(models.Thread.objects.values_list("pk", flat=True)) == ["keep"]
     thread_batches, upload_batches = 3, 1  # 3 + 3 + 1 threads; one (empty) upload lookup
     assert len(queries.captured_queries) <= (thread_batches + upload_batches) * QUERIES_PER_BATCH
@@ -291,7 +295,39 @@ def test_queries_per_batch_do_not_grow_with_the_rows_in_it(alice, bob):
 def test_dry_run_batches_count_the_same_as_a_real_run(threads):
     dry = purge("--older-than", "30d", "--batch-size", "1").splitlines()[-1]
     real = purge("--older-than", "30d", "--batch-size", "1", "--yes").splitlines()[-1]
-    assert dry.replace("Would delete", "Deleted") == real
+    assert dry == real
+
+
+def test_dry_run_lists_a_sample_of_the_threads_with_owner_activity_and_items(threads):
+    out = purge("--older-than", "30d")
+    lines = out.splitlines()
+    start = lines.index("Threads idle the longest (up to 10):")
+    listed = [line.split() for line in lines[start + 2 : -1]]
+    # Idle the longest first: bob_old (50 days) before alice_old (40 days).
+    assert [row[0] for row in listed] == ["bob_old", "alice_old"]
+    assert listed[0][1] == "bob" and listed[0][-1] == "3"
+    assert listed[1][1] == "alice" and listed[1][-1] == "2"
+    last_activity = timezone.localtime(threads["bob_old"].updated_at).strftime("%Y-%m-%d")
+    assert listed[0][2] == last_activity
+    assert lines[-1] == "Threads: 2, items: 5, attachments: 3 (300 bytes), uploads never sent: 0."
+
+
+def test_the_sample_is_bounded_and_a_real_run_lists_nothing(threads):
+    out = purge("--older-than", "1h", "--sample", "1")
+    assert "Threads idle the longest (up to 1):" in out
+    assert "bob_old" in out and "alice_old" not in out
+    summary_line = "Threads: 4, items: 9, attachments: 5 (500 bytes), uploads never sent: 0."
+    assert out.strip().endswith(summary_line)
+    real = purge("--older-than", "1h", "--yes")
+    assert real.strip() == summary_line
+
+
+def test_before_a_date_selects_by_last_activity(threads, django_capture_on_commit_callbacks):
+    cutoff = (timezone.localtime() - 10 * DAY).date().isoformat()
+    with django_capture_on_commit_callbacks(execute=True):
+        out = purge("--before", cutoff, "--yes")
+    assert out.strip().startswith("Threads: 2,")
+    assert set(models.Thread.objects.values_list("pk", flat=True)) == {"alice_new", "bob_new"}
 
 
 # --- one run at a time -----------------------------------------------------------------------
@@ -337,7 +373,7 @@ def test_a_second_concurrent_run_refuses_to_start(threads, django_capture_on_com
 
     # Once the other run is over, a run goes ahead.
     with django_capture_on_commit_callbacks(execute=True):
-        assert "Deleted 2 threads" in purge("--older-than", "30d", "--yes")
+        assert "Threads: 2," in purge("--older-than", "30d", "--yes")
 
 
 def test_the_lock_is_released_after_a_failed_run(threads, monkeypatch):
@@ -373,7 +409,7 @@ def test_a_failure_midway_says_what_was_already_deleted(
             purge("--older-than", "30d", "--yes", "--batch-size", "1")
 
     assert "disk full" in str(failure.value)
-    assert "Before the failure: Deleted 1 thread, 1 item, 0 attachments" in str(failure.value)
+    assert "Before the failure: Threads: 1, items: 1, attachments: 0" in str(failure.value)
     # The first batch stays deleted, the failed one was rolled back.
     assert list(models.Thread.objects.order_by("pk").values_list("pk", flat=True)) == ["t1", "t2"]
     assert models.ThreadItem.objects.filter(thread="t1").count() == 1
@@ -433,6 +469,7 @@ def test_the_lock_lives_where_every_process_sees_it():
         (["--user", "alice", "--batch-size", "ten"], "'ten' is not a whole number"),
         (["--user", "alice", "--batch-size", "1000000"], "at most 10000"),
         (["--user", "nobody"], "Unknown user 'nobody'"),
+        (["--before", "31/01/2026"], "'31/01/2026' is not a date: use YYYY-MM-DD"),
         ([], "Nothing selected"),
         (["--yes"], "Nothing selected"),
         (["--bogus"], "unrecognized arguments: --bogus"),
@@ -486,9 +523,11 @@ def test_durations():
 def test_summary_lines():
     counts = retention.PurgeCounts(threads=12, items=340, attachments=5, bytes=1_258_291)
     assert retention.summary(counts, dry_run=False) == (
-        "Deleted 12 threads, 340 items, 5 attachments (1.2 MB)."
+        "Threads: 12, items: 340, attachments: 5 (1.2 MB), uploads never sent: 0."
     )
     single = retention.PurgeCounts(threads=1, items=1, attachments=1, bytes=1, unattached=1)
     assert retention.summary(single, dry_run=True) == (
-        "Would delete 1 thread, 1 item, 1 attachment (1 byte), including 1 upload never sent."
+        "Threads: 1, items: 1, attachments: 1 (1 byte), uploads never sent: 1."
     )
+    # A dry run and a real one end on the same line.
+    assert retention.summary(counts, dry_run=True) == retention.summary(counts, dry_run=False)

@@ -391,13 +391,19 @@ async def test_load_thread_items_with_unknown_after_returns_an_empty_page(alice)
         assert page == Page(data=[], has_more=False, after=None)
 
 
-async def test_load_thread_items_of_another_users_thread_is_empty(alice, bob):
+async def test_load_thread_items_of_another_users_thread_is_not_found(alice, bob):
     await create_paginated_items(alice, "thr_alice")
 
-    page = await store.load_thread_items("thr_alice", None, 10, "asc", as_user(bob))
+    with pytest.raises(NotFoundError):
+        await store.load_thread_items("thr_alice", None, 10, "asc", as_user(bob))
 
-    assert page.data == []
-    assert page.has_more is False
+
+async def test_load_thread_items_of_an_empty_thread_is_an_empty_page(alice):
+    await new_thread(alice, "thr_empty")
+
+    page = await store.load_thread_items("thr_empty", None, 10, "asc", as_user(alice))
+
+    assert page == Page(data=[], has_more=False, after=None)
 
 
 # --- items -----------------------------------------------------------------------------

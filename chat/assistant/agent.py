@@ -9,10 +9,19 @@ from collections.abc import Callable
 from datetime import date
 from functools import lru_cache
 
-from agents import Agent, Model, OpenAIChatCompletionsModel, OpenAIResponsesModel
+from agents import (
+    Agent,
+    Model,
+    ModelSettings,
+    OpenAIChatCompletionsModel,
+    OpenAIResponsesModel,
+    StopAtTools,
+)
 from openai import AsyncOpenAI
 
+from chat.assistant.choices import model_entry
 from chat.assistant.demo_model import DemoModel
+from chat.assistant.demo_tools import CLIENT_TOOLS, DEMO_TOOLS
 from chat.assistant.tools import BUILTIN_TOOLS
 from chat.conf import app_settings
 from chat.context import RequestContext
@@ -32,20 +41,23 @@ def openai_client(base_url: str, api_key: str, timeout: float) -> AsyncOpenAI:
     )
 
 
-def select_model() -> Model:
-    """The model for this turn, from the current settings."""
+def select_model(model_id: str = "") -> Model:
+    """The model for this turn, from the current settings: `model_id` names an entry of
+    CHAT_MODELS (its provider: auto, openai, compatible or demo); empty means CHAT_MODEL.
+    A provider that is not configured answers with the offline demo model."""
     api_key = app_settings.OPENAI_API_KEY
     base_url = app_settings.MODEL_BASE_URL
     timeout = app_settings.MODEL_TIMEOUT
-    if base_url:
+    entry = model_entry(model_id) if model_id else None
+    provider = entry["provider"] if entry else "auto"
+    name = entry["id"] if entry else app_settings.MODEL
+    if base_url and provider in {"auto", "compatible"}:
         return OpenAIChatCompletionsModel(
-            model=app_settings.MODEL, openai_client=openai_client(base_url, api_key, timeout)
+            model=name, openai_client=openai_client(base_url, api_key, timeout)
         )
-    if api_key:
-        return OpenAIResponsesModel(
-            model=app_settings.MODEL, openai_client=openai_client("", api_key, timeout)
-        )
-    return DemoModel(word_delay=app_settings.DEMO_WORD_DELAY)
+    if api_key and provider in {"auto", "openai"}:
+        return OpenAIResponsesModel(model=name, openai_client=openai_client("", api_key, timeout))
+    return DemoModel(word_delay=app_settings.DEMO_WORD_DELAY, model_name=entry and name)
 
 
 def instructions_for(context: RequestContext) -> str:
@@ -63,12 +75,21 @@ def instructions_for(context: RequestContext) -> str:
 
 
 def build_agent(context: RequestContext) -> Agent:
-    """The default site assistant: the configured model with the built-in tools."""
+    """The default site assistant: the chosen (or configured) model with the built-in
+    tools and the browser's; the offline demo model gets the demo's tools too. The tool
+    the user picked in the composer is forced for this turn."""
+    model = select_model(context.model_id)
+    tools = [*BUILTIN_TOOLS, *CLIENT_TOOLS]
+    if isinstance(model, DemoModel):
+        tools += DEMO_TOOLS
     return Agent(
         name="Site assistant",
         instructions=instructions_for(context),
-        model=select_model(),
-        tools=list(BUILTIN_TOOLS),
+        model=model,
+        tools=tools,
+        model_settings=ModelSettings(tool_choice=context.tool_choice or None),
+        # A client tool runs in the page: the run ends there and goes on with its output.
+        tool_use_behavior=StopAtTools(stop_at_tool_names=[tool.name for tool in CLIENT_TOOLS]),
     )
 
 

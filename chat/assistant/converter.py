@@ -8,11 +8,19 @@ turn.
 """
 
 import base64
+import json
+from html import escape
 from pathlib import PurePosixPath
 
 from agents import TResponseInputItem
 from chatkit.agents import ThreadItemConverter
-from chatkit.types import AssistantMessageItem, Attachment, UserMessageTagContent
+from chatkit.types import (
+    AssistantMessageContent,
+    AssistantMessageItem,
+    Attachment,
+    UserMessageItem,
+    UserMessageTagContent,
+)
 from openai.types.responses import (
     ResponseInputContentParam,
     ResponseInputFileParam,
@@ -119,6 +127,13 @@ async def binary_input(attachment: Attachment, mime: str) -> ResponseInputConten
     )
 
 
+def image_name(attachment: Attachment) -> ResponseInputTextParam:
+    return ResponseInputTextParam(
+        type="input_text",
+        text=f"[The user attached an image: {attachment.name} ({attachment.mime_type}).]",
+    )
+
+
 class SiteItemConverter(ThreadItemConverter):
     """Never fails a turn over content the model cannot take directly: it is described."""
 
@@ -127,8 +142,33 @@ class SiteItemConverter(ThreadItemConverter):
     ) -> ResponseInputContentParam:
         return await attachment_input(attachment)
 
+    async def user_message_to_input(
+        self, item: UserMessageItem, is_last_message: bool = True
+    ) -> list[TResponseInputItem]:
+        """The SDK's conversion, with each image preceded by its name: the model sees the
+        picture, and can still say which file it was."""
+        converted = await super().user_message_to_input(item, is_last_message)
+        converted = converted if isinstance(converted, list) else [converted]
+        if not item.attachments or not converted:
+            return converted
+        # The SDK's content: the typed text, then one part per attachment, in order.
+        typed, *parts = converted[0]["content"]
+        content = [typed]
+        for attachment, part in zip(item.attachments, parts, strict=False):
+            if part.get("type") == "input_image":
+                content.append(image_name(attachment))
+            content.append(part)
+        converted[0] = {**converted[0], "content": content}
+        return converted
+
     async def tag_to_message_content(self, tag: UserMessageTagContent) -> ResponseInputContentParam:
-        return ResponseInputTextParam(type="input_text", text=f"@{tag.text}: {tag.data}")
+        """An @-mention as structured context: the entity's id, title, group and data."""
+        data = json.dumps(tag.data, ensure_ascii=False, sort_keys=True, default=str)
+        group = f' group="{escape(tag.group)}"' if tag.group else ""
+        return ResponseInputTextParam(
+            type="input_text",
+            text=f'<tag id="{escape(tag.id)}" title="{escape(tag.text)}"{group}>{data}</tag>',
+        )
 
     async def assistant_message_to_input(self, item: AssistantMessageItem) -> TResponseInputItem:
         """Earlier answers as Responses *output* messages.
@@ -144,7 +184,19 @@ class SiteItemConverter(ThreadItemConverter):
             "id": item.id,
             "status": "completed",
             "content": [
-                {"type": "output_text", "text": part.text, "annotations": []}
+                {"type": "output_text", "text": with_sources(part), "annotations": []}
                 for part in item.content
             ],
         }
+
+
+def with_sources(part: AssistantMessageContent) -> str:
+    """An earlier answer's text with the sources it cited, so the model keeps them."""
+    titles = []
+    for annotation in part.annotations:
+        source = annotation.source
+        where = getattr(source, "url", None) or getattr(source, "filename", None) or source.id
+        titles.append(f"{source.title} ({where})" if where else source.title)
+    if not titles:
+        return part.text
+    return f"{part.text}\n\n[Sources: {'; '.join(dict.fromkeys(titles))}]"

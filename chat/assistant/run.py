@@ -19,12 +19,17 @@ from chatkit.agents import AgentContext, stream_agent_response
 from chatkit.errors import CustomStreamError
 from chatkit.types import (
     AssistantMessageItem,
+    ClientToolCallItem,
     NoticeEvent,
     ThreadItemAddedEvent,
     ThreadItemDoneEvent,
+    ThreadItemRemovedEvent,
+    ThreadItemReplacedEvent,
     ThreadItemUpdatedEvent,
     ThreadStreamEvent,
+    WorkflowItem,
 )
+from django.utils import timezone
 
 from chat.assistant.agent import agent_for
 from chat.assistant.mcp import connected_mcp_servers
@@ -53,25 +58,44 @@ async def with_store_item_ids(
     events: AsyncIterator[ThreadStreamEvent],
     new_id: Callable[[], str],
 ) -> AsyncIterator[ThreadStreamEvent]:
-    """Give each streamed assistant message an id from the store.
+    """Give each streamed assistant message (and client tool call) an id from the store.
 
     ChatKit reuses the model's item id as the thread item id, but chat-completions
     providers call every item `__fake_id__`: without this, each answer would overwrite the
     previous one. An id is mapped from `added` until its `done`, so a provider that reuses
-    one id for several messages still gets distinct items.
+    one id for several messages still gets distinct items; `removed` and `replaced` events
+    (a guardrail taking an answer back) name the store id of the latest item with that
+    model id, the one the client was shown.
     """
     current: dict[str, str] = {}
+    latest: dict[str, str] = {}
     async for event in events:
-        is_answer = isinstance(getattr(event, "item", None), AssistantMessageItem)
+        item = getattr(event, "item", None)
+        is_answer = isinstance(item, AssistantMessageItem)
         if isinstance(event, ThreadItemAddedEvent) and is_answer:
-            current[event.item.id] = store_id = new_id()
-            event = ThreadItemAddedEvent(item=event.item.model_copy(update={"id": store_id}))
+            current[item.id] = latest[item.id] = store_id = new_id()
+            event = ThreadItemAddedEvent(item=item.model_copy(update={"id": store_id}))
         elif isinstance(event, ThreadItemUpdatedEvent) and event.item_id in current:
             event = event.model_copy(update={"item_id": current[event.item_id]})
-        elif isinstance(event, ThreadItemDoneEvent) and is_answer:
-            store_id = current.pop(event.item.id, None) or new_id()
-            event = ThreadItemDoneEvent(item=event.item.model_copy(update={"id": store_id}))
+        elif isinstance(event, ThreadItemDoneEvent) and (
+            is_answer or isinstance(item, ClientToolCallItem)
+        ):
+            store_id = current.pop(item.id, None) or new_id()
+            latest[item.id] = store_id
+            event = ThreadItemDoneEvent(item=item.model_copy(update={"id": store_id}))
+        elif isinstance(event, ThreadItemRemovedEvent) and event.item_id in latest:
+            event = ThreadItemRemovedEvent(item_id=latest[event.item_id])
+        elif isinstance(event, ThreadItemReplacedEvent) and item is not None and item.id in latest:
+            event = ThreadItemReplacedEvent(item=item.model_copy(update={"id": latest[item.id]}))
         yield event
+
+
+def model_name(agent: Any) -> str:
+    """The name of the model an agent runs on, for the turn's usage record."""
+    model = agent.model
+    if isinstance(model, str):
+        return model
+    return str(getattr(model, "model", "") or app_settings.MODEL)
 
 
 class ModelSilent(Exception):
@@ -150,6 +174,49 @@ class Pump:
                 await self.task
 
 
+class SdkClockStore:
+    """The store as ChatKit's agent helpers see it: items it loads carry naive local times.
+
+    `stream_agent_response` goes on with a workflow left open by the previous run (one
+    before a client tool call) and later subtracts its `created_at` from the naive
+    `datetime.now()` it stamps everything with; the store's aware times would fail that
+    ("can't subtract offset-naive and offset-aware datetimes"). Saved back, the store
+    makes them aware again.
+
+    Such a workflow is already stored: the SDK adds it again when it ends (a done event,
+    or `add_thread_item` at the end of the run), which the store refuses as a duplicate.
+    Those go to `save_item` instead (`continued` holds their ids; `events()` turns their
+    done events into replaced ones).
+    """
+
+    def __init__(self, store: Any) -> None:
+        self.store = store
+        self.continued: set[str] = set()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.store, name)
+
+    async def load_thread_items(self, *args: Any, **kwargs: Any) -> Any:
+        page = await self.store.load_thread_items(*args, **kwargs)
+        for item in page.data:
+            if timezone.is_aware(item.created_at):
+                item.created_at = timezone.make_naive(item.created_at)
+            if isinstance(item, WorkflowItem):
+                self.continued.add(item.id)
+        return page
+
+    async def add_thread_item(self, thread_id: str, item: Any, context: Any) -> None:
+        if item.id in self.continued:
+            await self.store.save_item(thread_id, item, context)
+        else:
+            await self.store.add_thread_item(thread_id, item, context)
+
+    def done_as_replaced(self, event: ThreadStreamEvent) -> ThreadStreamEvent:
+        if isinstance(event, ThreadItemDoneEvent) and event.item.id in self.continued:
+            return ThreadItemReplacedEvent(item=event.item)
+        return event
+
+
 class AgentRun:
     """The agent answering one turn: iterate `events()` once, then read `usage`."""
 
@@ -159,10 +226,13 @@ class AgentRun:
         history: list[TResponseInputItem],
         new_item_id: Callable[[], str],
     ) -> None:
+        if not isinstance(agent_context.store, SdkClockStore):
+            agent_context.store = SdkClockStore(agent_context.store)
         self.agent_context = agent_context
         self.history = history
         self.new_item_id = new_item_id
         self.usage = Usage()
+        self.model_name = ""
 
     async def events(self) -> AsyncIterator[ThreadStreamEvent]:
         thread_id = self.agent_context.thread.id
@@ -176,6 +246,7 @@ class AgentRun:
             agent = agent_for(self.agent_context.request_context)
             if servers:
                 agent = agent.clone(mcp_servers=[*agent.mcp_servers, *servers])
+            self.model_name = model_name(agent)
             result = Runner.run_streamed(
                 agent,
                 self.history,
@@ -190,7 +261,7 @@ class AgentRun:
                 async for event in with_store_item_ids(
                     cut_off_when_silent(pump.items(), timeout), self.new_item_id
                 ):
-                    yield event
+                    yield self.agent_context.store.done_as_replaced(event)
             except ModelSilent as error:
                 logger.warning("Model silent for %ss in thread %s", timeout, thread_id)
                 raise CustomStreamError(

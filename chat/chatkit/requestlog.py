@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chat.context import TurnUsage
+from chatsite.observability import model_label
 
 logger = logging.getLogger("chat.requests")
 
@@ -32,6 +33,7 @@ class RequestLog:
             "duration_ms": round((time.monotonic() - self.started) * 1000),
             "input_tokens": self.usage.input_tokens,
             "output_tokens": self.usage.output_tokens,
+            "model": model_label(),
         }
 
     def emit(self, status: int | str) -> None:

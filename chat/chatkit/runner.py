@@ -18,11 +18,13 @@ import functools
 import logging
 import os
 import socket
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from channels.layers import get_channel_layer
 from chatkit.server import StreamingResult
+from chatkit.types import ChatKitReq
 from django.utils import timezone
 from redis.exceptions import RedisError
 
@@ -35,7 +37,7 @@ from chat.chatkit.sse import error_event
 from chat.chatkit.tasks import ProcessTask, detached
 from chat.conf import app_settings
 from chat.context import RequestContext
-from chatsite import db
+from chatsite import db, observability
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,7 @@ class TurnRunner:
     def __init__(
         self,
         server: SiteChatKitServer,
-        body: bytes,
+        request: ChatKitReq,
         context: RequestContext,
         *,
         thread_id: str,
@@ -65,7 +67,7 @@ class TurnRunner:
         thread_exists: bool,
     ) -> None:
         self.server = server
-        self.body = body
+        self.request = request  # parsed once, by the view
         self.context = context
         self.thread_id = thread_id
         self.turn_id = turn_id
@@ -81,6 +83,7 @@ class TurnRunner:
         self.started = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.unpublished: list[list] = []
+        self.first_token_at: float | None = None  # for chat_time_to_first_token_seconds
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -103,7 +106,7 @@ class TurnRunner:
                 listener = asyncio.create_task(self.listen_for_stop())
             if self.thread_exists:
                 await self.record_start()
-            result = await self.server.process(self.body, self.context)
+            result = await self.server.process(self.request, self.context)
             assert isinstance(result, StreamingResult)
             async for chunk in result:
                 if not self.thread_exists:  # threads.create: the SDK just saved the thread
@@ -161,25 +164,38 @@ class TurnRunner:
             with contextlib.suppress(Exception):
                 await self.flush()
         self.log.emit(f"200/{self.outcome}")
+        observability.record_turn(
+            self.outcome,
+            time.monotonic() - self.log.started,
+            None if self.first_token_at is None else self.first_token_at - self.log.started,
+            (self.log.usage.input_tokens, self.log.usage.output_tokens),
+        )
 
     # --- events ----------------------------------------------------------------------------
 
     async def emit(self, chunk: bytes) -> None:
+        if self.first_token_at is None and b"text_delta" in chunk:
+            self.first_token_at = time.monotonic()
         async with self.changed:
             self.chunks.append(chunk)
             self.changed.notify_all()
         if broadcast.spans_workers():
             self.unpublished.append([self.turn_id, len(self.chunks) - 1, chunk.decode()])
 
-    async def follow(self) -> AsyncIterator[bytes]:
-        """Every chunk of the turn from the first, then the live ones until it ends."""
+    async def follow(self, batched: bool = False) -> AsyncIterator[bytes]:
+        """Every chunk of the turn from the first, then the live ones until it ends;
+        `batched`: whatever arrived since the last look as one piece (one write of a
+        server-sent event stream instead of one per event)."""
         index = 0
         while True:
             async with self.changed:
                 await self.changed.wait_for(functools.partial(self.has_news, index))
                 batch = self.chunks[index:]
-            for chunk in batch:
-                yield chunk
+            if batched and batch:
+                yield b"".join(batch)
+            else:
+                for chunk in batch:
+                    yield chunk
             index += len(batch)
             if self.finished and index >= len(self.chunks):
                 return
@@ -228,7 +244,9 @@ class TurnRunner:
     async def record_start(self) -> None:
         # Before the user's message is stored: the note on an answer cut off by a lost
         # worker must come first.
-        await recovery.close_turns_left_in(self.thread_id, self.turn_id)
+        # (Known not to be needed when loading the thread found no turn running.)
+        if self.context.memo.turn_left_running.get(self.thread_id, True):
+            await recovery.close_turns_left_in(self.thread_id, self.turn_id)
         now = timezone.now()
         await db.run(
             models.Turn.objects.create,
@@ -257,6 +275,7 @@ class TurnRunner:
             finished_at=timezone.now(),
             input_tokens=usage.input_tokens,
             output_tokens=usage.output_tokens,
+            model=usage.model[:100],
         )
         await broadcast.notify_user(
             self.context.user_id,

@@ -7,6 +7,7 @@ order), and `after` is the id of the last row of the previous page. Creating, re
 and deleting a thread is announced to the user's open tabs (chat/chatkit/broadcast.py).
 """
 
+import dataclasses
 import uuid
 from datetime import datetime
 from typing import Any
@@ -25,7 +26,16 @@ from chatkit.types import (
     WidgetItem,
 )
 from django.db import IntegrityError, router, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import (
+    BooleanField,
+    Exists,
+    Expression,
+    F,
+    OuterRef,
+    QuerySet,
+    TextField,
+)
+from django.db.models.functions import Cast
 from django.utils import timezone
 from pydantic import TypeAdapter
 
@@ -33,10 +43,23 @@ from chat import models
 from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
 from chat.chatkit.broadcast import notify_user
-from chat.context import RequestContext
+from chat.context import RequestContext, TurnTiming
 from chatsite import db
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
+
+# The order of every page: `created_at`, ties broken by the primary key (for items, the
+# insertion order). Both tables have an index ending in these columns.
+KEYSET = ("created_at", "id")
+
+
+def asked_from(item: ThreadItem, context: RequestContext) -> dict[str, Any]:
+    """The page a user message was asked from (url, title, selected text), kept with the
+    message for the admin transcript; nothing for other items or an empty context."""
+    page = dataclasses.asdict(context.page)
+    if item.type != "user_message" or not any(page.values()):
+        return {}
+    return {"page": page}
 
 
 def aware(value: datetime) -> datetime:
@@ -65,33 +88,61 @@ def plain_text(item: ThreadItem) -> str:
     return ""
 
 
-def after_filter(order: str, created_at: datetime, tie_field: str, tie_value: Any) -> Q:
-    """Rows strictly after the anchor (created_at, tie) in the given order."""
-    op = "gt" if order == "asc" else "lt"
-    return Q(**{f"created_at__{op}": created_at}) | Q(
-        created_at=created_at, **{f"{tie_field}__{op}": tie_value}
-    )
+class RowAfter(Expression):
+    """`(created_at, id) > (SELECT created_at, id FROM <anchor>)` (`<` for "desc").
+
+    Keyset paging as one row comparison, with the anchor row looked up in the same query:
+    PostgreSQL and SQLite walk the `(…, created_at, id)` index from the anchor straight
+    on, so a page deep in a long thread costs what the first one does, and one query
+    does it. A missing anchor compares as NULL: no rows.
+    """
+
+    conditional = True
+    output_field = BooleanField()
+
+    def __init__(self, order: str, anchor: QuerySet, fields: tuple[str, ...] = KEYSET):
+        super().__init__()
+        self.operator = ">" if order == "asc" else "<"
+        self.anchor = anchor.order_by().values(*fields)
+        self.fields = fields
+
+    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False,
+                           for_save=False):
+        clone = self.copy()
+        clone.columns = [
+            F(name).resolve_expression(query, allow_joins, reuse, summarize)
+            for name in self.fields
+        ]
+        clone.anchor_query = self.anchor.query.resolve_expression(query)
+        return clone
+
+    def as_sql(self, compiler, connection):
+        columns, params = [], []
+        for column in self.columns:
+            sql, column_params = compiler.compile(column)
+            columns.append(sql)
+            params.extend(column_params)
+        anchor_sql, anchor_params = compiler.compile(self.anchor_query)
+        return f"({', '.join(columns)}) {self.operator} {anchor_sql}", (*params, *anchor_params)
 
 
-def fetch_page(rows: QuerySet, order: str, tie_field: str, limit: int) -> tuple[list, bool]:
+def fetch_page(rows: QuerySet, order: str, limit: int) -> tuple[list, bool]:
     """One page of `rows` and whether more follow it (a page of 0 rows is empty)."""
     if limit <= 0:
         return [], rows.exists()
-    page = list(rows.order_by(*ordering(order, tie_field))[: limit + 1])
+    page = list(rows.order_by(*ordering(order))[: limit + 1])
     return page[:limit], len(page) > limit
 
 
 def page_after(
-    rows: QuerySet, anchor: dict[str, str] | None, order: str, limit: int
-) -> tuple[list, bool] | None:
-    """The page of `rows` after the row `anchor` names (from the start when None), and
-    whether more follow; None when the anchor is not among `rows` (missing or foreign)."""
+    rows: QuerySet, anchor: QuerySet | None, order: str, limit: int
+) -> tuple[list, bool]:
+    """The page of `rows` after the `anchor` row (from the start when None), and whether
+    more follow, in one query; empty when there is no such row. The anchor must be scoped
+    like `rows`: another user's row must not even serve as a position."""
     if anchor is not None:
-        found = rows.filter(**anchor).values_list("created_at", "id").first()
-        if found is None:
-            return None
-        rows = rows.filter(after_filter(order, found[0], "id", found[1]))
-    return fetch_page(rows, order, "id", limit)
+        rows = rows.filter(RowAfter(order, anchor))
+    return fetch_page(rows, order, limit)
 
 
 def page_of(data: list, has_more: bool) -> Page:
@@ -99,9 +150,9 @@ def page_of(data: list, has_more: bool) -> Page:
     return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
 
 
-def ordering(order: str, tie_field: str) -> list[str]:
+def ordering(order: str) -> list[str]:
     prefix = "" if order == "asc" else "-"
-    return [f"{prefix}created_at", f"{prefix}{tie_field}"]
+    return [f"{prefix}{name}" for name in KEYSET]
 
 
 def thread_metadata(row: models.Thread) -> ThreadMetadata:
@@ -117,6 +168,20 @@ def thread_metadata(row: models.Thread) -> ThreadMetadata:
 
 def thread_item(row: models.ThreadItem) -> ThreadItem:
     return thread_item_adapter.validate_python({**row.data, "created_at": row.created_at})
+
+
+def item_rows(rows: QuerySet) -> QuerySet:
+    """`rows` as (created_at, the item's JSON text): pydantic parses the text itself, about
+    six times faster than the database driver's JSON decoding and validating the dict."""
+    return rows.annotate(data_text=Cast("data", TextField())).values_list(
+        "created_at", "data_text"
+    )
+
+
+def thread_item_from(created_at: datetime, data_text: str) -> ThreadItem:
+    item = thread_item_adapter.validate_json(data_text)
+    item.created_at = created_at  # the row's column is the one pages are ordered by
+    return item
 
 
 def without_nul(value: Any) -> Any:
@@ -188,30 +253,58 @@ class DjangoStore(Store[RequestContext]):
     def attachments(context: RequestContext) -> QuerySet[models.Attachment]:
         return models.Attachment.objects.filter(owner_id=context.user_id)
 
-    def touch_thread(self, thread_id: str, context: RequestContext) -> None:
-        """Record activity on the thread, and prove it is the user's before writing to it."""
-        updated = self.threads(context).filter(pk=thread_id).update(
-            updated_at=timezone.now()
-        )
-        if not updated:
+    def prove_thread(self, thread_id: str, context: RequestContext) -> None:
+        """Prove the thread is the user's before writing to it: free when this request
+        already loaded it (the endpoint authorises every request up front), one query
+        otherwise. Its `updated_at` is written once per turn (`record_usage`)."""
+        if thread_id in context.memo.threads:
+            return
+        if not self.threads(context).filter(pk=thread_id).update(updated_at=timezone.now()):
             raise NotFoundError(f"Thread {thread_id} not found")
 
+    @staticmethod
+    def items_changed(thread_id: str, context: RequestContext) -> None:
+        context.memo.newest_items.pop(thread_id, None)
+
     # --- threads -----------------------------------------------------------------------
-    @db.pooled
-    def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
-        row = self.threads(context).filter(pk=thread_id).first()
+    async def load_thread(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        """The user's thread; read once per request (authorising the request reads it,
+        the SDK reads it again)."""
+        known = context.memo.threads.get(thread_id)
+        if known is None:
+            known = await db.run(self.load_thread_row, thread_id, context)
+            context.memo.threads[thread_id] = known
+        return known.model_copy(deep=True)
+
+    def load_thread_row(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
+        """The thread, noting whether a turn of it is still recorded as running: a new
+        turn has to close such a turn first, and usually need not look."""
+        running = models.Turn.objects.filter(
+            thread_id=OuterRef("pk"), state=models.Turn.State.RUNNING
+        )
+        row = self.threads(context).filter(pk=thread_id).annotate(
+            turn_left_running=Exists(running)
+        ).first()
         if row is None:
             raise NotFoundError(f"Thread {thread_id} not found")
+        context.memo.turn_left_running[thread_id] = row.turn_left_running
         return thread_metadata(row)
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
-        created = await db.run(self.save_thread_row, thread, context)
+        metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
+        created = False
+        if context.memo.threads.get(thread.id) != metadata:  # else the row holds it already
+            created = await db.run(self.save_thread_row, metadata, context)
+            if created:
+                metadata.title = metadata.title or context.new_thread_title or None
+                context.memo.turn_left_running[thread.id] = False  # nothing to close
+            context.memo.threads[thread.id] = metadata
         await notify_user(
             context.user_id,
             {
                 "type": "thread.created" if created else "thread.updated",
                 "thread_id": thread.id,
-                "title": thread.title or "",
+                "title": metadata.title or "",
             },
         )
 
@@ -224,7 +317,12 @@ class DjangoStore(Store[RequestContext]):
             "metadata": without_nul(thread.metadata),
             "allowed_image_domains": thread.allowed_image_domains,
         }
-        if self.threads(context).filter(pk=thread.id).update(**fields):
+        # threads.create's thread (its id chosen up front) is new: insert it straight away,
+        # titled from the message it was created with.
+        is_new = thread.id == context.new_thread_id and thread.id not in context.memo.threads
+        if is_new:
+            fields["title"] = fields["title"] or without_nul(context.new_thread_title)[:200]
+        elif self.threads(context).filter(pk=thread.id).update(**fields):
             return False
         try:
             models.Thread.objects.create(
@@ -244,15 +342,15 @@ class DjangoStore(Store[RequestContext]):
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         rows = self.threads(context)
-        found = page_after(rows, {"pk": after} if after else None, order, limit)
-        if found is None:
-            return Page(data=[], has_more=False, after=None)
-        page, has_more = found
+        anchor = rows.filter(pk=after) if after else None  # the user's own threads only
+        page, has_more = page_after(rows, anchor, order, limit)
         return page_of([thread_metadata(row) for row in page], has_more)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         threads = self.threads(context).filter(pk=thread_id)
         deleted, files = await db.run(delete_thread_rows, threads)
+        context.memo.threads.pop(thread_id, None)
+        self.items_changed(thread_id, context)
         if not deleted:
             raise NotFoundError(f"Thread {thread_id} not found")
         await notify_user(context.user_id, {"type": "thread.deleted", "thread_id": thread_id})
@@ -260,8 +358,7 @@ class DjangoStore(Store[RequestContext]):
         await db.run(remove_files, files)
 
     # --- items -------------------------------------------------------------------------
-    @db.pooled
-    def load_thread_items(
+    async def load_thread_items(
         self,
         thread_id: str,
         after: str | None,
@@ -269,25 +366,57 @@ class DjangoStore(Store[RequestContext]):
         order: str,
         context: RequestContext,
     ) -> Page[ThreadItem]:
-        rows = self.items(thread_id, context)
-        found = page_after(rows, {"item_id": after} if after else None, order, limit)
-        if found is None:
-            return Page(data=[], has_more=False, after=None)
-        page, has_more = found
-        # Stored image previews carry expiring signatures: re-sign them on every load.
-        data = [
-            with_fresh_urls(thread_item(row), context.user_id, context.base_url) for row in page
-        ]
+        """A page of the user's thread (NotFoundError for anyone else's).
+
+        The newest items are remembered until this request changes the thread: a turn
+        reads its history, and the Agents SDK integration reads the newest two again.
+        """
+        newest = after is None and order == "desc"
+        known = context.memo.newest_items.get(thread_id) if newest else None
+        if known is not None and limit <= known[0]:
+            data = [item.model_copy(deep=True) for item in known[1][:limit]]
+            return page_of(data, known[2] or len(known[1]) > limit)
+        data, has_more = await db.run(
+            self.load_thread_item_rows, thread_id, after, limit, order, context
+        )
+        if newest:
+            context.memo.newest_items[thread_id] = (limit, data, has_more)
         return page_of(data, has_more)
 
-    @db.pooled
-    def add_thread_item(
+    def load_thread_item_rows(
+        self, thread_id: str, after: str | None, limit: int, order: str,
+        context: RequestContext,
+    ) -> tuple[list[ThreadItem], bool]:
+        rows = item_rows(self.items(thread_id, context))
+        # Scoped by the thread alone: the rows it is compared with are this thread's, and
+        # only when the thread is the user's.
+        anchor = (
+            models.ThreadItem.objects.filter(thread_id=thread_id, item_id=after) if after else None
+        )
+        page, has_more = page_after(rows, anchor, order, limit)
+        if not page and thread_id not in context.memo.threads:
+            # An empty page proves nothing: tell an empty thread from someone else's.
+            context.memo.threads[thread_id] = self.load_thread_row(thread_id, context)
+        # Stored image previews carry expiring signatures: re-sign them on every load.
+        data = [
+            with_fresh_urls(thread_item_from(*row), context.user_id, context.base_url)
+            for row in page
+        ]
+        return data, has_more
+
+    async def add_thread_item(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        self.items_changed(thread_id, context)
+        await db.run(self.add_thread_item_row, thread_id, item, context)
+
+    def add_thread_item_row(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         """Insert the item; only a checkpoint of it (see checkpoints.py) may already exist,
         and is replaced."""
-        self.touch_thread(thread_id, context)
-        fields = item_fields(item)
+        self.prove_thread(thread_id, context)
+        fields = {**item_fields(item), **asked_from(item, context)}
         try:
             models.ThreadItem.objects.create(thread_id=thread_id, item_id=item.id, **fields)
         except IntegrityError:
@@ -297,8 +426,13 @@ class DjangoStore(Store[RequestContext]):
             if not replaced:
                 raise
 
-    @db.pooled
-    def save_checkpoint(
+    async def save_checkpoint(
+        self, thread_id: str, item: ThreadItem, context: RequestContext
+    ) -> None:
+        self.items_changed(thread_id, context)
+        await db.run(self.save_checkpoint_row, thread_id, item, context)
+
+    def save_checkpoint_row(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
         """Save an unfinished item as it is so far, marked partial (not part of the Store
@@ -312,9 +446,12 @@ class DjangoStore(Store[RequestContext]):
                 thread_id=thread_id, item_id=item.id, partial=True, **fields
             )
 
-    @db.pooled
-    def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
-        self.touch_thread(thread_id, context)
+    async def save_item(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        self.items_changed(thread_id, context)
+        await db.run(self.save_item_row, thread_id, item, context)
+
+    def save_item_row(self, thread_id: str, item: ThreadItem, context: RequestContext) -> None:
+        self.prove_thread(thread_id, context)
         fields = item_fields(item)
         updated = models.ThreadItem.objects.filter(
             thread_id=thread_id, item_id=item.id
@@ -331,11 +468,11 @@ class DjangoStore(Store[RequestContext]):
             raise NotFoundError(f"Item {item_id} not found")
         return with_fresh_urls(thread_item(row), context.user_id, context.base_url)
 
-    @db.pooled
-    def delete_thread_item(
+    async def delete_thread_item(
         self, thread_id: str, item_id: str, context: RequestContext
     ) -> None:
-        self.items(thread_id, context).filter(item_id=item_id).delete()
+        self.items_changed(thread_id, context)
+        await db.run(self.items(thread_id, context).filter(item_id=item_id).delete)
 
     # --- attachments -------------------------------------------------------------------
     @db.pooled
@@ -404,23 +541,35 @@ class DjangoStore(Store[RequestContext]):
     # --- usage -------------------------------------------------------------------------
     @db.pooled
     def record_usage(
-        self, thread_id: str, input_tokens: int, output_tokens: int, context: RequestContext
+        self,
+        thread_id: str,
+        input_tokens: int,
+        output_tokens: int,
+        context: RequestContext,
+        timing: TurnTiming | None = None,
+        model: str = "",
     ) -> None:
-        """Store one turn's token usage, and add it to the thread's running totals.
+        """Record the turn's activity on the thread (`updated_at`, written once a turn)
+        with its token usage added to the thread's running totals, and store the usage.
 
         The usage row is linked to the thread only if it is the user's and still exists
         (it may have been deleted in another tab while the answer streamed); either way
-        the user's usage is kept, for quotas and accounting.
+        the user's usage is kept, for quotas and accounting. With `timing` (the insights
+        page's model and latency figures) a row is stored even for a turn that used no
+        tokens, so every answer counts.
         """
-        if not (input_tokens or output_tokens):
-            return
         updated = self.threads(context).filter(pk=thread_id).update(
+            updated_at=timezone.now(),
             input_tokens=F("input_tokens") + input_tokens,
             output_tokens=F("output_tokens") + output_tokens,
         )
+        if not (input_tokens or output_tokens or timing):
+            return
         models.TokenUsage.objects.create(
             user_id=context.user_id,
             thread_id=thread_id if updated else None,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
+            **(timing.fields() if timing else {}),
+            model=model[:100],
         )

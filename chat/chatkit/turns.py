@@ -13,7 +13,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 from channels.layers import get_channel_layer
 from chatkit.server import NonStreamingResult
@@ -25,17 +25,25 @@ from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import authorize_request
 from chat.chatkit.runner import RUNNERS, TASKS, TurnRunner
-from chat.chatkit.server import SiteChatKitServer
+from chat.chatkit.server import SiteChatKitServer, title_from
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
 from chat.errors import LimitExceeded, Restarting, Unavailable
 from chat.limits import UserLimits, check_message_rate, check_token_quota, limits_for
+from chat.models import LimitRefusal
+from chatsite import db
 
 logger = logging.getLogger(__name__)
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
 MESSAGE_TYPES = {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
+# Requests that may run the model without a new message: counted against the quota only.
+CONTINUATION_TYPES = {
+    "threads.add_client_tool_output",
+    "threads.add_structured_input",
+    "threads.custom_action",
+}
 # How long a stop request waits for the turn to wind down (its partial answer stored).
 STOP_WAIT_SECONDS = 5.0
 
@@ -52,7 +60,6 @@ admission = Admission()
 async def run_request(
     server: SiteChatKitServer,
     request: ChatKitReq,
-    body: bytes,
     context: RequestContext,
     log: RequestLog,
 ) -> NonStreamingResult | AsyncIterator[bytes]:
@@ -63,8 +70,8 @@ async def run_request(
     """
     await authorize_request(request, server.store, context)
     if not is_streaming_req(request):
-        return await server.process(body, context)
-    runner = await start_turn(server, request, body, context, log)
+        return await server.process(request, context)
+    runner = await start_turn(server, request, context, log)
     await runner.started.wait()
 
     async def closed(outcome: str) -> None:
@@ -73,13 +80,12 @@ async def run_request(
             if runner.task is not None:  # the partial answer is stored when this returns
                 await asyncio.wait({runner.task}, timeout=STOP_WAIT_SECONDS)
 
-    return sse_stream(runner.follow(), app_settings.KEEPALIVE_SECONDS, closed)
+    return sse_stream(runner.follow(batched=True), app_settings.KEEPALIVE_SECONDS, closed)
 
 
 async def start_turn(
     server: SiteChatKitServer,
     request: ChatKitReq,
-    body: bytes,
     context: RequestContext,
     log: RequestLog,
 ) -> TurnRunner:
@@ -87,33 +93,41 @@ async def start_turn(
     if not admission.open:
         raise Restarting()
     limits = await limits_for(context.user_id)
+    quota = limits.daily_tokens
     if request.type in MESSAGE_TYPES:
-        await check_token_quota(context.user_id, limits.daily_tokens)
-        await check_message_rate(context.user_id, limits.rate)
+        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id, quota))
+        await counted(
+            LimitRefusal.Limit.RATE, context, check_message_rate(context.user_id, limits.rate)
+        )
+    elif request.type in CONTINUATION_TYPES:
+        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id, quota))
     thread_id = getattr(request.params, "thread_id", None)
     thread_exists = thread_id is not None
     if not thread_exists:
         # Chosen up front so the turn can hold its lease before the SDK saves the thread.
         thread_id = server.store.generate_thread_id(context)
-        context = dataclasses.replace(context, new_thread_id=thread_id)
+        title = title_from(request.params.input, app_settings.TITLE_MAX_CHARS)
+        context = dataclasses.replace(context, new_thread_id=thread_id, new_thread_title=title)
     log.thread_id = thread_id
     turn_id = f"turn_{uuid.uuid4().hex}"
     try:
-        await take_leases(thread_id, context.user_id, turn_id, limits)
+        await counted(None, context, take_leases(thread_id, context.user_id, turn_id, limits))
     except (RedisError, OSError) as error:
         if not app_settings.LIMITS_FAIL_OPEN:
             logger.error("Redis unavailable for the turn's leases: %s", error)
             raise Unavailable() from error
         logger.warning("Turn %s runs without leases, Redis unavailable: %s", turn_id, error)
-    if request.type in MESSAGE_TYPES and limits.daily_tokens:
+    if quota and request.type in MESSAGE_TYPES | CONTINUATION_TYPES:
         try:  # again, now that the user's previous answer is counted
-            await check_token_quota(context.user_id, limits.daily_tokens)
+            await counted(
+                LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id, quota)
+            )
         except LimitExceeded:
             await leases().release(thread_id, context.user_id, turn_id)
             raise
     runner = TurnRunner(
         server,
-        body,
+        request,
         context,
         thread_id=thread_id,
         turn_id=turn_id,
@@ -123,6 +137,17 @@ async def start_turn(
     )
     runner.start()
     return runner
+
+
+async def counted(limit: str | None, context: RequestContext, check: Awaitable) -> None:
+    """Await a limit check; a refusal (429) is recorded for the insights page, then
+    raised. `limit` None: the refusal says which limit it was (`refused.limit`)."""
+    try:
+        await check
+    except LimitExceeded as refused:
+        which = limit or getattr(refused, "limit", "") or LimitRefusal.Limit.STREAMS
+        await db.run(LimitRefusal.objects.create, user_id=context.user_id, limit=which)
+        raise
 
 
 async def take_leases(
@@ -143,14 +168,20 @@ async def take_leases(
     if limits is not None and limits.daily_tokens:
         while not await store.take_slot(user_id, turn_id, 1, ttl):
             if time.monotonic() > deadline:
-                raise LimitExceeded("Your previous answer is still running. Please wait.", 5)
+                refused = LimitExceeded("Your previous answer is still running. Please wait.", 5)
+                refused.limit = LimitRefusal.Limit.STREAMS
+                raise refused
             await asyncio.sleep(0.05)
     elif not await store.take_slot(user_id, turn_id, limit, ttl):
-        raise LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
+        refused = LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
+        refused.limit = LimitRefusal.Limit.STREAMS
+        raise refused
     while not await store.lock_thread(thread_id, turn_id, ttl):
         if time.monotonic() > deadline:
             await store.release(thread_id, user_id, turn_id)
-            raise LimitExceeded("Another answer in this conversation is still running.", 5)
+            refused = LimitExceeded("Another answer in this conversation is still running.", 5)
+            refused.limit = LimitRefusal.Limit.THREAD
+            raise refused
         await asyncio.sleep(0.05)
 
 

@@ -93,3 +93,33 @@ def exclusive(name: str, using: str = "default") -> Iterator[None]:
     else:
         with file_lock(lock_file_path(using, name), name):
             yield
+
+
+@contextmanager
+def waiting_lock(name: str, using: str = "default") -> Iterator[None]:
+    """Like `exclusive`, but wait for the lock instead of refusing: for work that every
+    starter needs done once (migrations), where the later ones find nothing left to do.
+    Released by the server or the kernel if the process dies."""
+    connection = connections[using]
+    if connection.vendor == "postgresql":
+        key = advisory_key(name)
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        try:
+            yield
+        finally:
+            try:
+                with connection.cursor() as cursor:
+                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
+            except DatabaseError:
+                logger.warning("Could not release the %s lock; the connection was lost", name)
+        return
+    descriptor = os.open(lock_file_path(using, name), os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(descriptor, fcntl.LOCK_UN)
+    finally:
+        os.close(descriptor)

@@ -13,10 +13,12 @@ a crash can leave an orphaned file, never a row whose file is gone.
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
+from django.contrib.auth import get_user_model
 from django.db import router, transaction
-from django.db.models import Count, QuerySet, Sum
+from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.attachments.files import remove_files
@@ -53,6 +55,16 @@ def parse_duration(text: str) -> timedelta:
         return timedelta(**{DURATION_UNITS[unit]: amount})
     except OverflowError:
         raise ValueError(f"'{text}' is too long a duration") from None
+
+
+def parse_date(text: str, tz: tzinfo | None = None) -> datetime:
+    """`2026-01-31` as midnight at the start of that day in the site's time zone;
+    ValueError naming what is wrong otherwise."""
+    try:
+        day = date.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"'{text}' is not a date: use YYYY-MM-DD, like 2026-01-31") from None
+    return datetime.combine(day, time.min, tzinfo=tz or timezone.get_current_timezone())
 
 
 def parse_batch_size(text: str) -> int:
@@ -135,16 +147,47 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def summary(counts: PurgeCounts, dry_run: bool) -> str:
-    """`Deleted 12 threads, 340 items, 5 attachments (1.2 MB).` or `Would delete ...`."""
-    verb = "Would delete" if dry_run else "Deleted"
-    line = (
-        f"{verb} {plural(counts.threads, 'thread')}, {plural(counts.items, 'item')}, "
-        f"{plural(counts.attachments, 'attachment')} ({human_bytes(counts.bytes)})"
+def summary(counts: PurgeCounts, dry_run: bool = False) -> str:
+    """`Threads: 12, items: 340, attachments: 5 (1.2 MB), uploads never sent: 0.`
+
+    The same line for a dry run and a real one (the output's first line says which it
+    is), so an operator can compare the two, and a script can read either.
+    """
+    return (
+        f"Threads: {counts.threads}, items: {counts.items}, "
+        f"attachments: {counts.attachments} ({human_bytes(counts.bytes)}), "
+        f"uploads never sent: {counts.unattached}."
     )
-    if counts.unattached:
-        line += f", including {plural(counts.unattached, 'upload')} never sent"
-    return line + "."
+
+
+@dataclass(frozen=True)
+class SampleRow:
+    """One thread a purge selects, as the dry run lists it."""
+
+    id: str
+    owner: str
+    last_activity: datetime
+    items: int
+
+
+def sample(selection: Selection, limit: int = 10) -> list[SampleRow]:
+    """The `limit` selected threads idle the longest, with owner and item count: one
+    query, whatever the selection's size."""
+    user_field = get_user_model().USERNAME_FIELD
+    items = (
+        ThreadItem.objects.filter(thread=OuterRef("pk"))
+        .order_by()
+        .values("thread")
+        .annotate(n=Count("pk"))
+        .values("n")
+    )
+    rows = (
+        selection.threads()
+        .order_by("updated_at", "pk")
+        .annotate(item_count=Coalesce(Subquery(items, output_field=IntegerField()), 0))
+        .values_list("pk", f"owner__{user_field}", "updated_at", "item_count")[:limit]
+    )
+    return [SampleRow(*row) for row in rows]
 
 
 def remove_files_on_commit(names: list[str], counts: PurgeCounts, using: str) -> None:

@@ -17,6 +17,7 @@ from django.utils import timezone
 from chat.models import Attachment, Thread, ThreadItem
 from chat.review.items import (
     INTERNAL_TYPES,
+    ItemView,
     attachment_url,
     describe_item,
     iso,
@@ -176,12 +177,27 @@ def item_markdown(row: ThreadItem, feedback: list[dict[str, Any]]) -> str:
         parts.append(f"- **{one_line(task.title)}**{content}")
     if view.link:
         parts.append(f"<{quote(view.link, safe=LINK_SAFE)}>")
+    parts += widget_and_sources_markdown(view)
     for attachment in view.attachments:
         mime = f" ({attachment.mime_type})" if attachment.mime_type else ""
         parts.append(f"Attachment: [{one_line(attachment.name)}]({attachment.url}){mime}")
     for entry in feedback:
         parts.append(f"_Feedback: {entry['kind']} from {one_line(str(entry['user']))}_")
     return "\n\n".join(parts) + "\n\n"
+
+
+def widget_and_sources_markdown(view: ItemView) -> list[str]:
+    """A widget's texts and buttons, quoted, and the sources an answer cites."""
+    parts = []
+    if view.widget_lines:
+        parts.append(blockquote("\n".join(one_line(line) for line in view.widget_lines)))
+    if view.sources:
+        lines = []
+        for source in view.sources:
+            title = one_line(source.title) or source.kind
+            lines.append(f"- [{title}]({source.link})" if source.link else f"- {title}")
+        parts.append("Sources:\n\n" + "\n".join(lines))
+    return parts
 
 
 def thread_markdown_chunks(thread: Thread) -> Iterator[str]:

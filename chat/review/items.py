@@ -81,6 +81,13 @@ class AttachmentRef:
     name: str
     mime_type: str
     url: str
+    # "uploaded", or "failed" for a file the message named that never arrived (set by the
+    # transcript from the stored rows; empty when not looked up).
+    state: str = ""
+
+    @property
+    def is_image(self) -> bool:
+        return self.mime_type.startswith("image/")
 
 
 @dataclass
@@ -98,6 +105,16 @@ class TaskLine:
 
 
 @dataclass
+class SourceRef:
+    """A source an answer cites (URL, file or entity), as a reader sees it."""
+
+    kind: str
+    title: str
+    link: str = ""
+    detail: str = ""
+
+
+@dataclass
 class ItemView:
     """What a reader sees of one item, independent of the output format."""
 
@@ -111,6 +128,9 @@ class ItemView:
     tasks: list[TaskLine] = field(default_factory=list)
     link: str = ""
     internal: bool = False
+    # The sources an answer cites, and what a widget shows (its texts and buttons).
+    sources: list[SourceRef] = field(default_factory=list)
+    widget_lines: list[str] = field(default_factory=list)
 
 
 def task_line(task: Any) -> TaskLine:
@@ -164,6 +184,7 @@ def describe_item(item_type: str, data: Any, text: str = "") -> ItemView:
         view.text = "\n".join(
             as_text(part.get("text")) for part in map(as_dict, as_list(data.get("content")))
         ).strip()
+        view.sources = cited_sources(data)
     elif item_type == "client_tool_call":
         view.tool = ToolCall(
             name=as_text(data.get("name")),
@@ -173,6 +194,7 @@ def describe_item(item_type: str, data: Any, text: str = "") -> ItemView:
         )
     elif item_type == "widget":
         view.text = as_text(data.get("copy_text"))
+        view.widget_lines = widget_lines(data.get("widget"))
     elif item_type == "workflow":
         workflow = as_dict(data.get("workflow"))
         summary = as_dict(workflow.get("summary"))
@@ -190,6 +212,52 @@ def describe_item(item_type: str, data: Any, text: str = "") -> ItemView:
     else:
         view.text = text
     return view
+
+
+def source_ref(source: dict) -> SourceRef:
+    kind = as_text(source.get("type"))
+    title = as_text(source.get("title")) or as_text(source.get("label"))
+    if kind == "url":
+        return SourceRef(kind, title or as_text(source.get("url")), safe_link(source.get("url")))
+    if kind == "file":
+        filename = as_text(source.get("filename"))
+        return SourceRef(kind, title or filename, detail=filename)
+    entity_id = as_text(source.get("id"))
+    return SourceRef(kind or "entity", title or entity_id, detail=entity_id)
+
+
+def cited_sources(data: dict) -> list[SourceRef]:
+    """The sources of an answer's annotations, each once, in the order they are cited."""
+    found: dict[tuple, SourceRef] = {}
+    for part in map(as_dict, as_list(data.get("content"))):
+        for annotation in map(as_dict, as_list(part.get("annotations"))):
+            ref = source_ref(as_dict(annotation.get("source")))
+            found.setdefault((ref.kind, ref.title, ref.link, ref.detail), ref)
+    return list(found.values())
+
+
+# Widget components whose text a reader sees, and the props that hold it.
+WIDGET_TEXT_PROPS = ("title", "value", "label", "placeholder")
+
+
+def widget_lines(widget: Any, limit: int = 40) -> list[str]:
+    """What a widget shows, one line per text or button ("[Count]"), depth first."""
+    lines: list[str] = []
+
+    def visit(node: Any) -> None:
+        node = as_dict(node)
+        if not node or len(lines) >= limit:
+            return
+        texts = (as_text(node.get(prop)) for prop in WIDGET_TEXT_PROPS)
+        text = next((value for value in texts if value), "")
+        if text:
+            lines.append(f"[{text}]" if node.get("type") == "Button" else text)
+        children = node.get("children")
+        for child in children if isinstance(children, list) else [children]:
+            visit(child)
+
+    visit(widget)
+    return lines[:limit]
 
 
 def iso(value: datetime | None) -> str | None:

@@ -15,9 +15,12 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils.translation import get_language
 
+from chat.assistant import dictation, entities
+from chat.assistant.choices import composer_models, composer_tools
 from chat.attachments.policy import composer_attachment_options
-from chat.conf import app_settings
+from chat.conf import SETTINGS, app_settings
 from chat.context import PAGE_LIMITS
 from chat.models import Thread, ThreadItem
 
@@ -54,14 +57,70 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
         "history": {"enabled": True, "showDelete": True, "showRename": True},
         "startScreen": {
             "greeting": app_settings.GREETING,
-            "prompts": list(app_settings.PROMPTS),
+            "prompts": start_screen_prompts(),
         },
-        "composer": {
-            "placeholder": app_settings.COMPOSER_PLACEHOLDER,
-            "attachments": composer_attachment_options(),
-        },
+        "composer": composer_options(),
         "threadItemActions": {"feedback": True, "retry": True},
+        "locale": chatkit_locale(),
     }
+
+
+# What the offline demo can show (chat/assistant/demo_model.py reacts to these phrases).
+DEMO_PROMPTS = [
+    {"label": "Show me a widget", "prompt": "Show me a widget", "icon": "sparkle"},
+    {"label": "Change the page's theme", "prompt": "Switch to dark mode", "icon": "lightbulb"},
+    {"label": "Let's celebrate", "prompt": "Let's celebrate!", "icon": "confetti"},
+    {"label": "Run a long task", "prompt": "Run a long task", "icon": "bolt"},
+    {"label": "Cite a source", "prompt": "Cite a source about Django", "icon": "book-open"},
+    {"label": "Ask me a question", "prompt": "Ask me a question", "icon": "circle-question"},
+]
+
+
+def offline_demo() -> bool:
+    """No provider is configured: the offline demo model answers."""
+    return not (app_settings.OPENAI_API_KEY or app_settings.MODEL_BASE_URL)
+
+
+def start_screen_prompts() -> list[dict[str, str]]:
+    """CHAT_PROMPTS; offline, with the site's prompts left at their default, the demo's
+    prompts too, so the start screen shows off what the demo can do."""
+    prompts = list(app_settings.PROMPTS)
+    if offline_demo() and app_settings.raw("PROMPTS") is SETTINGS["PROMPTS"].default:
+        prompts += DEMO_PROMPTS
+    return prompts
+
+
+def composer_options() -> dict[str, Any]:
+    """ChatKit's `composer`: attachments, and the model picker, tool menu and microphone
+    only when there is something to pick (CHAT_MODELS, CHAT_COMPOSER_TOOLS) or dictation
+    can work (chat/assistant/dictation.py)."""
+    options: dict[str, Any] = {
+        "placeholder": app_settings.COMPOSER_PLACEHOLDER,
+        "attachments": composer_attachment_options(),
+    }
+    if models := composer_models():
+        options["models"] = models
+    if tools := composer_tools():
+        options["tools"] = tools
+    if dictation.available():
+        options["dictation"] = {"enabled": True}
+    return options
+
+
+def chatkit_locale() -> str:
+    """ChatKit's `locale` from Django's active language: its language code ("fr" for
+    fr-ca), which ChatKit takes, and zh-Hant for traditional Chinese."""
+    language = (get_language() or settings.LANGUAGE_CODE).lower()
+    if language.startswith(("zh-hant", "zh-tw", "zh-hk")):
+        return "zh-Hant"
+    return language.split("-")[0]
+
+
+def entity_urls() -> dict[str, str] | None:
+    """Where the page searches @-mentions and asks for previews (None: mentions off)."""
+    if not entities.enabled():
+        return None
+    return {"search": reverse("chatkit-entities"), "preview": reverse("chatkit-entity-preview")}
 
 
 ATTACHMENT_ID_PLACEHOLDER = "__id__"
@@ -110,6 +169,8 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
         "imageOrigins": list(app_settings.IMAGE_ORIGINS),
         # The user's limits and what is left of them (GET, Bearer): chat/limits.py.
         "limitsUrl": reverse("chatkit-limits"),
+        # @-mention search and previews (static/chat/client-tools.js); null when off.
+        "entityUrls": entity_urls(),
         "chatkit": chatkit_options(request),
     }
 

@@ -34,6 +34,7 @@ const STREAMING_REQUESTS = new Set([
   "threads.add_user_message",
   "threads.retry_after_item",
   "threads.add_client_tool_output",
+  "threads.add_structured_input",
   "threads.custom_action",
 ]);
 // How long after `beforeunload` the page still counts as being left: a navigation that

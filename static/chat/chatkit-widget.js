@@ -11,6 +11,7 @@
 
 import { CHATKIT_TAG } from "./cdn-loader.js";
 import { createWidgetFetch } from "./chat-fetch.js";
+import { createProtocolHandlers } from "./client-tools.js";
 import { describeChatError } from "./notice.js";
 import { quoteText } from "./selection.js";
 import { rememberedThread, rememberThread } from "./thread-memory.js";
@@ -18,16 +19,28 @@ import { rememberedThread, rememberThread } from "./thread-memory.js";
 // How often the widget re-reads its thread while an answer runs in the background.
 const UPDATE_EVERY_MS = 1_000;
 
-/** ChatKit's complete options: the server's part plus what only the page knows. */
-export function chatKitOptions({ config, chatFetch, colorScheme, threadId }) {
+/**
+ * ChatKit's complete options: the server's part plus what only the page knows (the fetch,
+ * the theme, the thread, and the `protocol` handlers of client-tools.js: client tools,
+ * client-handled widget actions, @-mention search and previews).
+ */
+export function chatKitOptions({ config, chatFetch, colorScheme, threadId, protocol = null }) {
   // A fresh copy each time: ChatKit keeps what it is given, later calls must not alter it.
   const base = structuredClone(config.chatkit);
-  return {
+  const options = {
     ...base,
     api: { ...base.api, fetch: chatFetch },
     theme: { colorScheme },
     initialThread: threadId,
   };
+  if (protocol) {
+    options.onClientTool = protocol.onClientTool;
+    options.widgets = { ...base.widgets, onAction: protocol.widgets.onAction };
+    if (protocol.entities) {
+      options.entities = { ...base.entities, ...protocol.entities };
+    }
+  }
+  return options;
 }
 
 /**
@@ -165,8 +178,26 @@ export function createChatKitClient({ config, chatFetch, turns = null, live = nu
     fetchUpdates: () => element?.fetchUpdates?.(),
   });
 
+  // Client tools, effects and client actions go through the site's registry.
+  const protocol = createProtocolHandlers({
+    config,
+    chatFetch,
+    page: {
+      theme,
+      notice,
+      // The element's method for sending an action to the server (named either way).
+      sendAction: (action) => (element?.sendCustomAction ?? element?.sendAction)?.call(element, action),
+    },
+  });
+
   const options = () =>
-    chatKitOptions({ config, chatFetch: widgetFetch, colorScheme: theme.current(), threadId });
+    chatKitOptions({
+      config,
+      chatFetch: widgetFetch,
+      colorScheme: theme.current(),
+      threadId,
+      protocol,
+    });
 
   function listen(chatkit) {
     chatkit.addEventListener("chatkit.ready", () => markReady(), { once: true });
@@ -174,6 +205,9 @@ export function createChatKitClient({ config, chatFetch, turns = null, live = nu
       threadId = event.detail?.threadId ?? null;
       rememberThread(userId, threadId);
       background.watch(threadId);
+    });
+    chatkit.addEventListener("chatkit.effect", (event) => {
+      protocol.onEffect(event.detail?.name, event.detail?.data);
     });
     chatkit.addEventListener("chatkit.error", (event) => {
       const error = event.detail?.error;

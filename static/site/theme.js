@@ -19,7 +19,8 @@ export function preferredTheme() {
 
 /**
  * Apply the preferred theme and wire the toggle button.
- * Returns { current(), onChange(listener) }; listeners get the new theme name.
+ * Returns { current(), set(theme), onChange(listener) }; listeners get the new theme name.
+ * `set` is a choice, remembered like a click on the toggle (the chat's switch_theme tool).
  */
 export function initTheme(toggle) {
   const listeners = new Set();
@@ -47,6 +48,11 @@ export function initTheme(toggle) {
   });
   return {
     current: () => theme,
+    set: (next) => {
+      if (THEMES.has(next)) {
+        change(next, true);
+      }
+    },
     onChange: (listener) => listeners.add(listener),
   };
 }

@@ -17,6 +17,8 @@
     // Abort that request when the page is being left ("beforeunload" or "pagehide"), as a
     // widget tearing itself down might; null: never.
     abortOnLeave: null,
+    clientTools: [], // every onClientTool call: { name, params, result }
+    effects: [], // every client_effect event the double passed on as chatkit.effect
   };
   window.__chatkit = record;
 
@@ -129,14 +131,23 @@
 
   // --- Helpers for tests ---------------------------------------------------------------
 
-  /** The options of the last setOptions call as JSON, plus whether api.fetch is a function. */
+  /** Which of the page's protocol callbacks an options object carries. */
+  const callbacks = (options) => ({
+    hasFetch: typeof options.api?.fetch === "function",
+    hasClientTool: typeof options.onClientTool === "function",
+    hasOnAction: typeof options.widgets?.onAction === "function",
+    hasTagSearch: typeof options.entities?.onTagSearch === "function",
+    hasPreview: typeof options.entities?.onRequestPreview === "function",
+  });
+
+  /** The options of the last setOptions call as JSON, plus which callbacks it has. */
   record.lastOptions = () => {
     const options = latest();
-    return options ? { ...plain(options), hasFetch: typeof options.api?.fetch === "function" } : null;
+    return options ? { ...plain(options), ...callbacks(options) } : null;
   };
   record.allOptions = () => record.options.map((options) => ({
     ...plain(options),
-    hasFetch: typeof options.api?.fetch === "function",
+    ...callbacks(options),
   }));
 
   /** POST a ChatKit request through the page's api.fetch; read the body as it streams. */
@@ -156,14 +167,81 @@
       chunks.push(decoder.decode(value, { stream: true }));
     }
     const text = chunks.join("");
-    return {
+    const events = response.headers.get("Content-Type")?.startsWith("text/event-stream")
+      ? parseEvents(text)
+      : [];
+    const result = {
       status: response.status,
       contentType: response.headers.get("Content-Type"),
       chunks: chunks.length,
       text,
-      events: parseEvents(text),
+      events,
     };
+    result.followUp = await record.handleEvents(events, body.params?.thread_id);
+    return result;
   };
+
+  /**
+   * Do what the widget does with a stream's protocol events: pass client effects on as
+   * `chatkit.effect` events, and answer a pending client tool call through the page's
+   * onClientTool, sending its result (threads.add_client_tool_output). Returns the
+   * follow-up request's result, if there was one.
+   */
+  record.handleEvents = async (events, threadId) => {
+    let followUp = null;
+    for (const event of events) {
+      if (event.type === "thread.created") {
+        threadId = event.thread.id;
+      }
+      if (event.type === "client_effect") {
+        record.effects.push({ name: event.name, data: event.data ?? {} });
+        element().dispatchEvent(
+          new CustomEvent("chatkit.effect", { detail: { name: event.name, data: event.data } })
+        );
+      }
+      const item = event.type === "thread.item.done" ? event.item : null;
+      if (item?.type === "client_tool_call" && item.status === "pending") {
+        const { onClientTool } = latest();
+        const result = await onClientTool({ name: item.name, params: item.arguments });
+        record.clientTools.push({ name: item.name, params: item.arguments, result: plain(result) });
+        followUp = await record.request({
+          type: "threads.add_client_tool_output",
+          params: { thread_id: threadId, result },
+        });
+      }
+    }
+    return followUp;
+  };
+
+  /**
+   * A click on a widget button with `action` (its ActionConfig) in the widget item `item`
+   * ({ id, widget }), as the widget handles it: "client" actions go to the page's
+   * widgets.onAction; server actions to threads.custom_action (streamed) or, with
+   * `streaming: false`, threads.sync_custom_action. Returns the request's result.
+   */
+  record.clickAction = async (action, item, threadId = record.threadId) => {
+    const sent = { type: action.type, payload: action.payload };
+    if (action.handler === "client") {
+      await latest().widgets.onAction(sent, item);
+      return { handledBy: "client" };
+    }
+    const type = action.streaming === false ? "threads.sync_custom_action" : "threads.custom_action";
+    const result = await record.request({
+      type,
+      params: { thread_id: threadId, item_id: item.id, action: sent },
+    });
+    result.handledBy = type;
+    if (type === "threads.sync_custom_action") {
+      result.json = JSON.parse(result.text);
+    }
+    return result;
+  };
+
+  /** The composer's @-mention search, through the page's entities.onTagSearch. */
+  record.searchTags = (query) => latest().entities.onTagSearch(query);
+
+  /** An entity's preview, through the page's entities.onRequestPreview. */
+  record.previewEntity = (entity) => latest().entities.onRequestPreview(entity);
 
   /**
    * Start a streaming request as the widget sends a message (threads.add_user_message to

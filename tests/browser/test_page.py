@@ -13,10 +13,12 @@ from django.utils import timezone
 from playwright.sync_api import expect
 from rest_framework_simplejwt.tokens import AccessToken
 
+from chat.assistant.choices import composer_tools
 from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
 from chat.context import PAGE_LIMITS
 from chat.models import Attachment, Thread
+from chat.templatetags.chat_widget import DEMO_PROMPTS
 from tests.browser.site import CDN_URL, WIDGET_TIMEOUT, SitePage
 from tests.chatkit_client import assistant_text
 
@@ -92,11 +94,13 @@ def test_opening_the_panel_mounts_the_widget_and_streams_an_answer(open_site, ma
     assert options["history"] == {"enabled": True, "showDelete": True, "showRename": True}
     assert options["startScreen"] == {
         "greeting": app_settings.GREETING,
-        "prompts": app_settings.PROMPTS,
+        # Offline, the demo's prompts follow the site's (tests/browser/test_protocol_widget.py).
+        "prompts": app_settings.PROMPTS + DEMO_PROMPTS,
     }
     assert options["composer"] == {
         "placeholder": app_settings.COMPOSER_PLACEHOLDER,
         "attachments": composer_attachment_options(),
+        "tools": composer_tools(),
     }
     assert options["threadItemActions"] == {"feedback": True, "retry": True}
     assert options["theme"] == {"colorScheme": "light"}

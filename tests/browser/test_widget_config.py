@@ -68,8 +68,13 @@ def test_user_gets_launcher_and_config_from_settings(client: Client, alice, sett
             "greeting": "Hi there",
             "prompts": [{"label": "Help", "prompt": "Help me", "icon": "lifesaver"}],
         },
-        "composer": {"placeholder": "Type here", "attachments": composer_attachment_options()},
+        "composer": {
+            "placeholder": "Type here",
+            "attachments": composer_attachment_options(),
+            "tools": [{"id": "search", "label": "Search my conversations", "icon": "search"}],
+        },
         "threadItemActions": {"feedback": True, "retry": True},
+        "locale": "en",
     }
 
 
@@ -110,3 +115,79 @@ def test_config_names_the_turn_endpoints_and_the_live_sync_socket(client: Client
     assert url("stop") == reverse("chatkit-stop", args=["thr_1"])
     # The websocket is routed by chatsite/asgi.py; tests/browser/test_live.py connects to it.
     assert config["liveUrl"] == "/ws/chat/"
+
+
+# --- the protocol's options follow the settings ------------------------------------------
+
+
+def test_composer_offers_models_tools_and_dictation_only_when_configured(
+    client: Client, alice, settings
+):
+    settings.CHAT_MODELS = [
+        {"id": "fast", "label": "Fast", "provider": "demo"},
+        {"id": "smart", "label": "Smart", "description": "Slower", "default": True},
+    ]
+    settings.CHAT_COMPOSER_TOOLS = [
+        {"id": "t1", "label": "Time", "tool": "current_time", "icon": "clock", "shortLabel": "T"}
+    ]
+    client.force_login(alice)
+
+    composer = chat_config(client.get("/").content.decode())["chatkit"]["composer"]
+
+    assert composer["models"] == [
+        {"id": "fast", "label": "Fast"},
+        {"id": "smart", "label": "Smart", "description": "Slower", "default": True},
+    ]
+    assert composer["tools"] == [{"id": "t1", "label": "Time", "icon": "clock", "shortLabel": "T"}]
+    assert "dictation" not in composer  # no transcription model: the microphone cannot work
+
+    settings.CHAT_TRANSCRIPTION_MODEL = "gpt-4o-mini-transcribe"
+    assert "dictation" not in chat_config(client.get("/").content.decode())["chatkit"]["composer"]
+    settings.OPENAI_API_KEY = "sk-test"
+    composer = chat_config(client.get("/").content.decode())["chatkit"]["composer"]
+    assert composer["dictation"] == {"enabled": True}
+
+
+def test_no_models_and_no_tools_offer_no_pickers(client: Client, alice, settings):
+    settings.CHAT_COMPOSER_TOOLS = []
+    client.force_login(alice)
+
+    composer = chat_config(client.get("/").content.decode())["chatkit"]["composer"]
+
+    assert "models" not in composer and "tools" not in composer
+
+
+def test_entity_endpoints_are_named_only_when_mentions_are_on(client: Client, alice, settings):
+    client.force_login(alice)
+
+    config = chat_config(client.get("/").content.decode())
+    assert config["entityUrls"] == {
+        "search": reverse("chatkit-entities"),
+        "preview": reverse("chatkit-entity-preview"),
+    }
+
+    settings.CHAT_ENTITY_SEARCH = ""
+    assert chat_config(client.get("/").content.decode())["entityUrls"] is None
+
+
+@pytest.mark.parametrize(
+    "language, locale", [("fr", "fr"), ("de-at", "de"), ("zh-hant", "zh-Hant"), ("en-us", "en")]
+)
+def test_locale_follows_the_active_language(client: Client, alice, settings, language, locale):
+    settings.LANGUAGE_CODE = language
+    client.force_login(alice)
+
+    assert chat_config(client.get("/").content.decode())["chatkit"]["locale"] == locale
+
+
+def test_offline_the_start_screen_shows_off_the_demo(client: Client, alice, settings):
+    client.force_login(alice)
+
+    prompts = chat_config(client.get("/").content.decode())["chatkit"]["startScreen"]["prompts"]
+    assert {"Show me a widget", "Switch to dark mode", "Ask me a question"} <= {
+        prompt["prompt"] for prompt in prompts
+    }
+
+    settings.OPENAI_API_KEY = "sk-test"
+    prompts = chat_config(client.get("/").content.decode())["chatkit"]["startScreen"]["prompts"]
+    assert "Show me a widget" not in {prompt["prompt"] for prompt in prompts}

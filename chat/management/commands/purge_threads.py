@@ -5,7 +5,7 @@ parses and checks arguments, takes the one-run-at-a-time lock and reports.
 """
 
 import argparse
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.management.base import CommandError, CommandParser
@@ -20,6 +20,13 @@ from chat.retention import purge as retention
 def duration(text: str) -> timedelta:
     try:
         return retention.parse_duration(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def day(text: str) -> datetime:
+    try:
+        return retention.parse_date(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -51,6 +58,12 @@ class Command(ChatCommand):
             metavar="AGE",
             help="threads with no activity for AGE, e.g. 90d",
         )
+        parser.add_argument(
+            "--before",
+            type=day,
+            metavar="DATE",
+            help="threads with no activity since DATE (YYYY-MM-DD, midnight, TIME_ZONE)",
+        )
         parser.add_argument("--user", metavar="USERNAME", help="threads owned by this user")
         parser.add_argument(
             "--retention",
@@ -65,6 +78,13 @@ class Command(ChatCommand):
             f"at most {retention.MAX_BATCH_SIZE})",
         )
         parser.add_argument(
+            "--sample",
+            type=int,
+            default=10,
+            metavar="N",
+            help="a dry run lists the N threads idle the longest (default 10, 0: none)",
+        )
+        parser.add_argument(
             "--yes", action="store_true", help="really delete (default: only report)"
         )
 
@@ -75,6 +95,7 @@ class Command(ChatCommand):
         counts = retention.PurgeCounts()
         if dry_run:
             self.stdout.write("Dry run: nothing is deleted. Add --yes to delete.")
+            self.list_sample(selection, options["sample"])
         try:
             with self.one_run_at_a_time("purge_threads"):
                 retention.purge(
@@ -97,17 +118,20 @@ class Command(ChatCommand):
 
     def selection(self, options: dict[str, Any], now: Any) -> retention.Selection:
         """The threads the options select; a usage error when the options make no sense."""
-        inactive = [options["inactive_for"]] if options["inactive_for"] else []
+        inactive = [now - options["inactive_for"]] if options["inactive_for"] else []
         if options["retention"]:
-            inactive.append(self.retention_period())
+            inactive.append(now - self.retention_period())
+        if options["before"]:
+            inactive.append(options["before"])
         selection = retention.Selection(
             created_before=now - options["older_than"] if options["older_than"] else None,
-            inactive_since=now - max(inactive) if inactive else None,
+            inactive_since=min(inactive) if inactive else None,
             owner_id=self.user_named(options["user"]).pk if options["user"] is not None else None,
         )
         if selection.empty:
             raise usage_error(
-                "Nothing selected: give --older-than, --inactive-for, --user or --retention."
+                "Nothing selected: give --older-than, --inactive-for, --before, --user or "
+                "--retention."
             )
         return selection
 
@@ -121,6 +145,21 @@ class Command(ChatCommand):
         if not days:
             raise usage_error(f"{needs} (it is 0: retention is off).")
         return timedelta(days=days)
+
+    def list_sample(self, selection: retention.Selection, limit: int) -> None:
+        """The threads idle the longest among those selected: what an operator checks
+        before adding --yes."""
+        if limit <= 0:
+            return
+        rows = retention.sample(selection, limit)
+        if not rows:
+            self.stdout.write("No threads selected.")
+            return
+        self.stdout.write(f"Threads idle the longest (up to {limit}):")
+        self.stdout.write(f"  {'id':<40} {'owner':<20} {'last activity':<20} items")
+        for row in rows:
+            activity = timezone.localtime(row.last_activity).strftime("%Y-%m-%d %H:%M")
+            self.stdout.write(f"  {row.id:<40} {row.owner:<20} {activity:<20} {row.items}")
 
     def progress(self, counts: retention.PurgeCounts) -> None:
         self.stdout.write(

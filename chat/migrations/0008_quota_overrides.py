@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('auth', '0012_alter_user_first_name_max_length'),
-        ('chat', '0003_turns'),
+        ('chat', '0007_model_per_turn'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
