@@ -193,7 +193,7 @@ AUTH_PASSWORD_VALIDATORS = [
 ]
 # django-axes first: it refuses logins of a locked-out account or address (accounts/throttle.py).
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.HttpLoginThrottle",
     "django.contrib.auth.backends.ModelBackend",
 ]
 LOGIN_URL = "/accounts/login/"
