@@ -9,7 +9,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export DJANGO_SETTINGS_MODULE ?= chatsite.settings
 
-.PHONY: run manage test lint install install-dev bench bench-store bench-streams bench-insights clean
+.PHONY: run manage test lint install install-dev bench bench-store bench-streams bench-insights clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -39,6 +39,14 @@ run: install .env
 # Any manage.py command with the virtualenv and `.env`: make manage ARGS="purge_threads --user demo"
 manage: | $(PY) .env
 	$(PY) manage.py $(ARGS)
+
+# Translations: refresh locale/*/LC_MESSAGES/*.po from the templates and the chat client's
+# JavaScript, then compile them (needs GNU gettext). The compiled .mo files are committed,
+# so running the site needs no gettext.
+messages: install
+	$(PY) manage.py makemessages --all --ignore=$(VENV) --ignore=staticfiles --ignore=tests
+	$(PY) manage.py makemessages --all -d djangojs --ignore=$(VENV) --ignore=staticfiles --ignore=tests --ignore='static/chat/vendor/*'
+	$(PY) manage.py compilemessages --ignore=$(VENV)
 
 lint: install-dev
 	$(VENV)/bin/ruff check .

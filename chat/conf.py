@@ -142,7 +142,7 @@ SETTINGS: dict[str, Setting] = {
     "DOMAIN_KEY": Setting("domain_pk_localhost_dev", text(), fallback=True),
     # Seconds the page waits for the ChatKit script to define <openai-chatkit> before it
     # tells the user the widget could not be loaded.
-    "WIDGET_TIMEOUT": Setting(10.0, seconds(zero=False), NUMBER, fallback=True),
+    "WIDGET_TIMEOUT": Setting(3.0, seconds(zero=False), NUMBER, fallback=True),
     # Which chat client the panel runs: "auto" (ChatKit when its script loads within
     # WIDGET_TIMEOUT, else the site's built-in client), "builtin" (always the built-in
     # client; the CDN is never contacted, for air-gapped sites) or "chatkit" (never the

@@ -5,6 +5,7 @@ Views parse, authenticate, call and answer; the work happens in `chat.chatkit` a
 """
 
 import functools
+import json
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -22,6 +23,7 @@ from accounts.jwt import AuthenticationFailed, authenticate_bearer, unauthorized
 from chat.assistant import entities
 from chat.attachments import access, serving, uploads
 from chat.attachments.store import to_json
+from chat.chatkit import client_state
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import parse_request
 from chat.chatkit.server import SiteChatKitServer
@@ -306,3 +308,68 @@ async def attachment_download(request: HttpRequest, attachment_id: str) -> HttpR
     if handle is None:
         raise NotFound()
     return StreamingHttpResponse(serving.file_chunks(handle), headers=headers)
+
+
+# --- the built-in client's extras (chat/chatkit/client_state.py) -------------------------
+
+
+def json_body(request: HttpRequest) -> dict:
+    """The request's JSON object body, or 400 naming the problem."""
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError as error:
+        raise BadRequest("The body is not valid JSON.") from error
+    if not isinstance(body, dict):
+        raise BadRequest("The body must be a JSON object.")
+    return body
+
+
+@allow("GET")
+@json_errors
+async def search_threads(request: HttpRequest) -> HttpResponse:
+    """The user's threads by last activity, filtered by `q` (title or message text), a page
+    of `limit` after the cursor `after`."""
+    user = await authenticate_bearer(request)
+    try:
+        limit = int(request.GET.get("limit") or 20)
+    except ValueError as error:
+        raise BadRequest("'limit' must be a whole number.") from error
+    page = await client_state.search_threads(
+        user.pk, request.GET.get("q", ""), after=request.GET.get("after") or None, limit=limit
+    )
+    return JsonResponse(page)
+
+
+@allow("GET")
+@json_errors
+async def thread_item_states(request: HttpRequest, thread_id: str) -> HttpResponse:
+    """The user's votes on the thread's answers and the answers cut short."""
+    user = await authenticate_bearer(request)
+    return JsonResponse(await client_state.item_states(user.pk, thread_id))
+
+
+@csrf_exempt  # Bearer tokens only.
+@allow("DELETE")
+@json_errors
+async def item_feedback(request: HttpRequest, thread_id: str, item_id: str) -> HttpResponse:
+    """Undo the user's vote on an item."""
+    user = await authenticate_bearer(request)
+    cleared = await client_state.clear_feedback(user.pk, thread_id, item_id)
+    return JsonResponse({"cleared": cleared})
+
+
+@csrf_exempt  # Bearer tokens only.
+@allow("POST")
+@json_errors
+async def edit_item(request: HttpRequest, thread_id: str, item_id: str) -> HttpResponse:
+    """Replace a sent message's text (`{"text": ...}`); answer it again with
+    `threads.retry_after_item`."""
+    user = await authenticate_bearer(request)
+    limit = app_settings.MAX_REQUEST_BYTES
+    if declared_length(request) > limit:
+        raise ChatError(f"Request body is larger than {limit} bytes.", status=413)
+    text = json_body(request).get("text")
+    if not isinstance(text, str):
+        raise BadRequest("Send the new text as 'text'.")
+    item = await client_state.edit_user_message(user.pk, thread_id, item_id, text)
+    return JsonResponse({"item": item})

@@ -11,10 +11,12 @@ from collections.abc import Awaitable, Callable
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.contrib.auth.decorators import login_required
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from chat.widget_gallery import gallery_widgets
 from chatsite import db
 
 logger = logging.getLogger(__name__)
@@ -30,6 +32,22 @@ def home(request: HttpRequest) -> HttpResponse:
 def about(request: HttpRequest) -> HttpResponse:
     """A second content page: the chat widget is on every page, not only the home page."""
     return render(request, "about.html")
+
+
+@login_required
+def chat_page(request: HttpRequest) -> HttpResponse:
+    """The full-page chat: the same client, threads and settings as the floating panel."""
+    return render(request, "chat/page.html")
+
+
+def widget_gallery(request: HttpRequest) -> HttpResponse:
+    """One of each ChatKit widget component, rendered by the built-in client's renderer:
+    for staff, or anyone while DEBUG is on (a page to look at, and what the browser tests
+    check the renderer against)."""
+    if not (settings.DEBUG or request.user.is_staff):
+        raise Http404
+    widgets = [{"title": title, "widget": widget} for title, widget in gallery_widgets()]
+    return render(request, "chat/widget_gallery.html", {"widgets": widgets})
 
 
 async def healthz(request: HttpRequest) -> JsonResponse:

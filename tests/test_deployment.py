@@ -470,10 +470,6 @@ def test_backup_and_restore_bring_the_data_back(site, account, tmp_path):
     assert items() == before
 
 
-@pytest.mark.xfail(
-    reason="issue 15 item 1 (the psycopg pool, another branch): remove this mark once merged",
-    strict=False,
-)
 def test_database_connections_stay_bounded_under_300_requests(site, account):
     """300 requests through nginx, 10 at a time, over pages, session tokens (a sync view
     reading the session) and the ChatKit API (async, through the pool): the workers hold

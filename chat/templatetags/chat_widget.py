@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
 from django.urls import reverse
-from django.utils.translation import get_language
+from django.utils.translation import get_language, gettext, gettext_noop
 
 from chat.assistant import dictation, entities
 from chat.assistant.choices import composer_models, composer_tools
@@ -45,6 +45,34 @@ def api_options(request: HttpRequest) -> dict[str, Any]:
     }
 
 
+# The default texts of CHAT_GREETING, CHAT_PROMPTS and CHAT_COMPOSER_PLACEHOLDER, marked for
+# translation: while a site keeps them they are shown in the page's language; a site's own
+# text is shown as written.
+DEFAULT_TEXTS = frozenset(
+    {
+        gettext_noop("How can I help you today?"),
+        gettext_noop("Ask the assistant…"),
+        gettext_noop("What can you do?"),
+        gettext_noop("Summarise this page"),
+        gettext_noop("Summarise the page I am on."),
+    }
+)
+
+
+def translated(text: str) -> str:
+    return gettext(text) if text in DEFAULT_TEXTS else text
+
+
+def start_prompts() -> list[dict[str, Any]]:
+    return [
+        {
+            **prompt,
+            **{key: translated(prompt[key]) for key in ("label", "prompt") if key in prompt},
+        }
+        for prompt in app_settings.PROMPTS
+    ]
+
+
 def chatkit_options(request: HttpRequest) -> dict[str, Any]:
     """The JSON part of ChatKit's options, from settings.
 
@@ -56,7 +84,7 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
         "frameTitle": "Chat with the assistant",
         "history": {"enabled": True, "showDelete": True, "showRename": True},
         "startScreen": {
-            "greeting": app_settings.GREETING,
+            "greeting": translated(app_settings.GREETING),
             "prompts": start_screen_prompts(),
         },
         "composer": composer_options(),
@@ -84,7 +112,7 @@ def offline_demo() -> bool:
 def start_screen_prompts() -> list[dict[str, str]]:
     """CHAT_PROMPTS; offline, with the site's prompts left at their default, the demo's
     prompts too, so the start screen shows off what the demo can do."""
-    prompts = list(app_settings.PROMPTS)
+    prompts = start_prompts()
     if offline_demo() and app_settings.raw("PROMPTS") is SETTINGS["PROMPTS"].default:
         prompts += DEMO_PROMPTS
     return prompts
@@ -95,7 +123,7 @@ def composer_options() -> dict[str, Any]:
     only when there is something to pick (CHAT_MODELS, CHAT_COMPOSER_TOOLS) or dictation
     can work (chat/assistant/dictation.py)."""
     options: dict[str, Any] = {
-        "placeholder": app_settings.COMPOSER_PLACEHOLDER,
+        "placeholder": translated(app_settings.COMPOSER_PLACEHOLDER),
         "attachments": composer_attachment_options(),
     }
     if models := composer_models():
@@ -125,6 +153,16 @@ def entity_urls() -> dict[str, str] | None:
 
 ATTACHMENT_ID_PLACEHOLDER = "__id__"
 THREAD_ID_PLACEHOLDER = "__thread__"
+ITEM_ID_PLACEHOLDER = "__item__"
+# Room in a request for everything but the message text: the envelope, attachment ids, the
+# page context (bounded by PAGE_LIMITS).
+REQUEST_OVERHEAD_BYTES = 16 * 1024
+
+
+def message_max_bytes() -> int:
+    """The longest message text (UTF-8 bytes) a request can carry under MAX_REQUEST_BYTES."""
+    return max(1, app_settings.MAX_REQUEST_BYTES - REQUEST_OVERHEAD_BYTES)
+
 # The live-sync websocket (routed in chatsite/asgi.py, not by Django's URLconf).
 LIVE_PATH = "/ws/chat/"
 # Items the built-in client never shows: the SDK's context for the model and the marker
@@ -156,6 +194,22 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
             "resume": reverse("chatkit-resume", args=[THREAD_ID_PLACEHOLDER]),
         },
         "threadIdPlaceholder": THREAD_ID_PLACEHOLDER,
+        # The built-in client's extras (chat/chatkit/client_state.py): search the threads,
+        # an open thread's votes and cut answers, undo a vote, edit a sent message.
+        "clientUrls": {
+            "search": reverse("chatkit-thread-search"),
+            "itemStates": reverse("chatkit-item-states", args=[THREAD_ID_PLACEHOLDER]),
+            "feedback": reverse(
+                "chatkit-item-feedback", args=[THREAD_ID_PLACEHOLDER, ITEM_ID_PLACEHOLDER]
+            ),
+            "edit": reverse("chatkit-item-edit", args=[THREAD_ID_PLACEHOLDER, ITEM_ID_PLACEHOLDER]),
+        },
+        "itemIdPlaceholder": ITEM_ID_PLACEHOLDER,
+        # The most a message may hold (UTF-8 bytes of its JSON text): the composer counts
+        # against it instead of meeting a 413 after sending.
+        "messageMaxBytes": message_max_bytes(),
+        # The full-page chat, for the panel's "expand" control.
+        "fullPageUrl": reverse("chat-page"),
         # Live sync between the user's tabs: notices about threads and turns.
         "liveUrl": LIVE_PATH,
         # The server's own bounds, so the page holds no copies: how much of the page context
@@ -184,10 +238,12 @@ def login_link(request: HttpRequest) -> str:
 
 
 @register.inclusion_tag("chat/widget.html", takes_context=True)
-def chat_widget(context: template.Context) -> dict[str, Any]:
+def chat_widget(context: template.Context, full_page: bool = False) -> dict[str, Any]:
+    """The launcher and the floating panel; with `full_page`, the same chat filling the
+    page (/chat/), always open."""
     request = context.get("request")
     if request is None:
         return {}
     if not request.user.is_authenticated:
         return {"login_url": login_link(request)}
-    return {"config": widget_config(request)}
+    return {"config": widget_config(request), "full_page": full_page}

@@ -240,8 +240,11 @@ export function createChatKitClient({ config, chatFetch, turns = null, live = nu
     applyTheme() {
       element?.setOptions(options());
     },
-    async quote(text) {
+    async quote(text, { newThread = false } = {}) {
       await ready;
+      if (newThread) {
+        await element.setThreadId(null); // "Ask AI … in a new chat"
+      }
       await element.setComposerValue({ text: quoteText(text) });
       await element.focusComposer();
     },

@@ -7,11 +7,20 @@
 // The built-in client is imported only when it is chosen, so pages where ChatKit runs
 // never download it (or its Markdown and sanitiser libraries).
 
+import { readItem, writeItem } from "../site/storage.js";
 import { loadChatKitScript } from "./cdn-loader.js";
 import { createChatKitClient } from "./chatkit-widget.js";
 import { createUnavailableClient } from "./unavailable.js";
 
 const MODES = new Set(["auto", "builtin", "chatkit"]);
+// In "auto" mode a fallback is remembered for the browser session (sessionStorage): the
+// next pages open the built-in client at once instead of waiting for the CDN again.
+const FALLBACK_KEY = "chat.fallback";
+
+/** Why this session already fell back to the built-in client, or "". */
+export function rememberedFallback() {
+  return readItem(FALLBACK_KEY, window.sessionStorage) ?? "";
+}
 
 /** The configured mode; anything unknown counts as "auto". */
 export function widgetMode(config) {
@@ -25,6 +34,10 @@ export function widgetMode(config) {
 export function loadClientScript(config) {
   if (widgetMode(config) === "builtin") {
     return Promise.resolve({ ok: false, reason: "the site uses its built-in chat" });
+  }
+  const remembered = widgetMode(config) === "auto" ? rememberedFallback() : "";
+  if (remembered) {
+    return Promise.resolve({ ok: false, reason: remembered, remembered: true });
   }
   return loadChatKitScript(config.cdnUrl, config.widgetTimeout * 1000);
 }
@@ -47,6 +60,7 @@ export async function chooseClient({ config, scriptLoad, ...deps }) {
   if (mode === "chatkit") {
     return createUnavailableClient(result.reason);
   }
+  writeItem(FALLBACK_KEY, result.reason, window.sessionStorage);
   return builtinClient({ config, ...deps, fallbackReason: result.reason });
 }
 

@@ -57,8 +57,9 @@ function startChat(config) {
     launcher,
     panel: panelElement,
     closeButton: panelElement.querySelector("[data-chat-close]"),
-    // Per user, like the thread: another user of this browser starts with it closed.
-    storageKey: `chat.panel.${config.userId}`,
+    // Per user, like the thread: another user of this browser starts with it closed. The
+    // full page never touches it (it is always open).
+    storageKey: panelElement.hasAttribute("data-chat-page") ? null : `chat.panel.${config.userId}`,
     onOpen: ({ focus }) =>
       ensureClient().then((chosen) => {
         if (focus) {
@@ -75,15 +76,20 @@ function startChat(config) {
     initAskAI({
       root: content,
       button: askButton,
-      onAsk: (text) => {
+      onAsk: (text, { newThread = false } = {}) => {
         pageContext.setSelection(text);
         panel.open({ focus: false });
         ensureClient()
-          .then((chosen) => chosen.quote(text))
+          .then((chosen) => chosen.quote(text, { newThread }))
           .catch((error) => console.error("Could not put the selection into the chat", error));
       },
     });
   }
 
-  panel.restore();
+  if (panelElement.hasAttribute("data-chat-page")) {
+    // The full-page chat (/chat/): always open, the same client and threads as the panel.
+    panel.open({ focus: true });
+  } else {
+    panel.restore();
+  }
 }

@@ -22,7 +22,9 @@ export function createPanel({ launcher, panel, closeButton, storageKey, onOpen }
     panel.inert = false;
     launcher.hidden = true;
     launcher.setAttribute("aria-expanded", "true");
-    writeItem(storageKey, "open");
+    if (storageKey) {
+      writeItem(storageKey, "open");
+    }
     if (focus) {
       // Inside the panel at once; the chat moves focus to its composer when it is ready.
       panel.focus({ preventScroll: true });
@@ -39,16 +41,18 @@ export function createPanel({ launcher, panel, closeButton, storageKey, onOpen }
     panel.inert = true;
     launcher.hidden = false;
     launcher.setAttribute("aria-expanded", "false");
-    writeItem(storageKey, null);
+    if (storageKey) {
+      writeItem(storageKey, null);
+    }
     if (focusLauncher) {
       launcher.focus();
     }
   }
 
   launcher.addEventListener("click", () => open());
-  closeButton.addEventListener("click", () => close());
+  closeButton?.addEventListener("click", () => close());
   document.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && isOpen && !event.defaultPrevented) {
+    if (event.key === "Escape" && isOpen && closeButton && !event.defaultPrevented) {
       close();
     }
   });

@@ -172,7 +172,7 @@ class Chat:
         self.site = site
         self.page = site.page
         self.root = site.panel.locator("[data-builtin-client]")
-        self.composer = self.root.get_by_role("textbox", name="Message to the assistant")
+        self.composer = self.root.get_by_label("Message to the assistant", exact=True)
         self.log = self.root.get_by_role("log")
 
     def open(self) -> "Chat":

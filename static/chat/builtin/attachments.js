@@ -7,6 +7,7 @@
 // chatFetch (it needs the Bearer token); fetch reports no upload progress, so the composer
 // shows an indeterminate bar.
 
+import { gettext, interpolate } from "./i18n.js";
 import { ChatRequestError, describeHttpError } from "./protocol.js";
 
 /** The file input's `accept`: every MIME type and extension the server takes. */
@@ -20,18 +21,35 @@ export function acceptAttribute(options) {
 /** Why `file` cannot be attached next to `count` others, or "" when it can. */
 export function refusal(file, options, count) {
   if (!options?.enabled) {
-    return "Attachments are turned off on this site.";
+    return gettext("Attachments are turned off on this site.");
   }
   if (count >= options.maxCount) {
-    return `A message can carry at most ${options.maxCount} attachments.`;
+    return interpolate(gettext("“%(name)s” was not added: a message can carry at most %(count)s attachments."), {
+      name: file.name,
+      count: options.maxCount,
+    });
   }
   if (options.maxSize && file.size > options.maxSize) {
-    return `“${file.name}” is larger than ${formatBytes(options.maxSize)}.`;
+    return interpolate(gettext("“%(name)s” is %(size)s; files can be at most %(max)s."), {
+      name: file.name,
+      size: formatBytes(file.size),
+      max: formatBytes(options.maxSize),
+    });
   }
   if (!acceptedType(file, options.accept ?? {})) {
-    return `Files like “${file.name}” cannot be attached.`;
+    return interpolate(gettext("“%(name)s” is not a type that can be attached. Accepted: %(types)s."), {
+      name: file.name,
+      types: acceptedList(options),
+    });
   }
   return "";
+}
+
+/** The accepted file types as a reader knows them: their extensions, else their MIME types. */
+export function acceptedList(options) {
+  const accept = options?.accept ?? {};
+  const names = Object.entries(accept).flatMap(([mime, extensions]) => (extensions?.length ? extensions : [mime]));
+  return [...new Set(names)].join(", ");
 }
 
 /**

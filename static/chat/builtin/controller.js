@@ -16,13 +16,15 @@
 // (static/chat/live.js) keeps this tab in step with the user's others: answers started
 // there are followed here, renames and deletions show at once.
 
+import { createProtocolHandlers } from "../client-tools.js";
 import { describeChatError } from "../notice.js";
-import { quoteText } from "../selection.js";
 import { rememberedThread, rememberThread } from "../thread-memory.js";
 import { createUploader } from "./attachments.js";
+import { gettext } from "./i18n.js";
 import { createProtocol } from "./protocol.js";
 import { createThreadList } from "./thread-list.js";
 import { createView } from "./view.js";
+import { renderWidget } from "./widgets.js";
 
 const ITEMS_PAGE_SIZE = 30;
 // A stream lost again within this time is resumed when the user asks, not by itself.
@@ -32,8 +34,20 @@ const RECONNECT_PAUSE_MS = 10_000;
  * The built-in client. `fallbackReason` (a sentence fragment) is set when it stands in
  * for ChatKit, which the client then says in a one-line notice.
  */
-export function createBuiltinClient({ config, chatFetch, theme, turns, live = null, fallbackReason = "" }) {
+export function createBuiltinClient({
+  config,
+  chatFetch,
+  theme,
+  turns,
+  live = null,
+  notice = null,
+  fallbackReason = "",
+  handlers = null,
+}) {
   const userId = config.userId;
+  // Client tools, client effects and widget actions for the page (handler "client"): the
+  // site's registry on `window.chat` and the built-ins, as the ChatKit widget has them.
+  const page = handlers ?? createProtocolHandlers({ config, chatFetch, page: { theme, notice } });
   const options = config.chatkit ?? {};
   const api = options.api ?? {};
   const protocol = createProtocol({ url: api.url, chatFetch, turns });
@@ -54,9 +68,16 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
   let leftDeleted = null; // the open thread, left when live sync said it was deleted
   let lastReconnect = -Infinity; // when a lost stream was last resumed by itself
 
+  const urls = config.clientUrls ?? {};
+  const clientUrl = (name, thread, item = "") =>
+    urls[name]
+      .replace(config.threadIdPlaceholder, encodeURIComponent(thread))
+      .replace(config.itemIdPlaceholder, encodeURIComponent(item));
+
   const threads = options.history?.enabled !== false
     ? createThreadList({
         protocol,
+        searchUrl: urls.search,
         allow: { rename: options.history?.showRename !== false, delete: options.history?.showDelete !== false },
         titleMaxLength: config.titleMaxLength,
         currentId: () => threadId,
@@ -90,7 +111,22 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     attachmentUrl: (attachmentId) =>
       config.attachmentUrl.replace(config.attachmentIdPlaceholder, encodeURIComponent(attachmentId)),
     hiddenItemTypes: config.hiddenItemTypes,
-    actions: { send, stop, retry: retryLast, feedback, newConversation, loadOlder },
+    actions: {
+      send,
+      stop,
+      retry: retryLast,
+      feedback,
+      clearFeedback,
+      continueFrom,
+      edit,
+      widgetAction,
+      transcribe,
+      newConversation,
+      loadOlder,
+    },
+    messageMaxBytes: config.messageMaxBytes,
+    mentions: config.entityUrls ? mentionSearch(config.entityUrls) : null,
+    fullPageUrl: config.fullPageUrl,
   });
   const { messages, composer } = view;
 
@@ -131,7 +167,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     view.setTitle("");
     messages.reset([]);
     updateStart();
-    messages.showStatus("Loading the conversation…");
+    messages.showStatus(gettext("Loading the conversation…"));
     return showThread(openId);
   }
 
@@ -210,6 +246,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       messages.reset([...page.data].reverse());
       stoppedIds.forEach((itemId) => messages.markStopped(itemId));
       olderCursor = page.has_more ? page.after : null;
+      loadStates(openId, current);
       updateStart();
       if (toEnd) {
         messages.scroll.toEnd();
@@ -255,6 +292,22 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     });
   }
 
+  // The user's votes and the answers cut short, as the server remembers them: shown after a
+  // reload as they were left.
+  async function loadStates(openId, current) {
+    if (!urls.itemStates) {
+      return;
+    }
+    try {
+      const states = await protocol.rest("GET", clientUrl("itemStates", openId));
+      if (current()) {
+        messages.applyStates(states);
+      }
+    } catch (error) {
+      console.error("The votes and stopped answers could not be read", error);
+    }
+  }
+
   // A first page shorter than the view leaves nothing to scroll up: load older at once.
   function fillView(mine) {
     if (mine === generation && olderCursor && view.needsMoreAbove()) {
@@ -287,31 +340,46 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
   }
 
   // --- turns ---------------------------------------------------------------------------
-  async function send({ text, attachments }) {
+  // @-mentions through the site's entity endpoints: search by text, a preview widget.
+  function mentionSearch(entityUrls) {
+    const query = (url, params) => protocol.rest("GET", `${url}?${new URLSearchParams(params)}`);
+    return {
+      search: async (text) => (await query(entityUrls.search, { q: text })).entities ?? [],
+      preview: async (entity) => {
+        const answer = await query(entityUrls.preview, { id: entity.id });
+        return answer.preview
+          ? renderWidget(answer.preview, { onAction: () => {} }).element
+          : document.createTextNode(gettext("No preview."));
+      },
+    };
+  }
+
+  async function send({ text, attachments, quote = "", inference = {}, tags = [] }) {
     if (opening) {
       // The thread is being read: the message goes after what it shows.
       await opening.done;
     }
     if (turn) {
       // An answer (resumed meanwhile) is running: the message waits in the composer.
-      composer.restore(text, attachments);
+      composer.restore(text, attachments, quote);
       return;
     }
     messages.clearTransient();
     const input = {
-      content: [{ type: "input_text", text }],
+      content: [{ type: "input_text", text }, ...tags],
       attachments: attachments.map((attachment) => attachment.id),
-      inference_options: {},
+      inference_options: inference,
+      ...(quote ? { quoted_text: quote } : {}),
     };
     // Shown at once; replaced by the stored message when the server confirms it.
     const pendingUserId = `local_${Date.now()}`;
-    messages.upsert({ id: pendingUserId, type: "user_message", content: input.content, attachments });
+    messages.upsert({ id: pendingUserId, type: "user_message", content: input.content, attachments, quoted_text: quote || null });
     updateStart();
     messages.scroll.toEnd();
     const [type, params] = threadId
       ? ["threads.add_user_message", { thread_id: threadId, input }]
       : ["threads.create", { input }];
-    await run(type, params, { pendingUserId, text, attachments });
+    await run(type, params, { pendingUserId, text, attachments, quote });
   }
 
   async function retryLast() {
@@ -322,6 +390,67 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     // The server drops everything after that message and answers it again.
     messages.removeAfter(userMessageId);
     await run("threads.retry_after_item", { thread_id: threadId, item_id: userMessageId }, {});
+  }
+
+  // "Continue" under a cut answer: the message it answers is answered again from there.
+  async function continueFrom(answerId) {
+    const userMessageId = messages.userMessageBefore(answerId);
+    if (turn || opening || !threadId || !userMessageId) {
+      return;
+    }
+    stoppedIds.delete(answerId);
+    messages.removeAfter(userMessageId);
+    await run("threads.retry_after_item", { thread_id: threadId, item_id: userMessageId }, {});
+  }
+
+  // A sent message edited: the server keeps the new text, then answers it again (the
+  // answers after it are replaced).
+  async function edit(itemId, text) {
+    if (turn || opening || !threadId) {
+      throw new Error(gettext("Wait for the answer to finish, or stop it, before editing."));
+    }
+    const answer = await protocol.rest("POST", clientUrl("edit", threadId, itemId), { text });
+    messages.removeAfter(itemId);
+    messages.upsert(answer.item);
+    await run("threads.retry_after_item", { thread_id: threadId, item_id: itemId }, {});
+  }
+
+  // A widget's action: the server's (threads.custom_action, streamed, or
+  // threads.sync_custom_action, answered with the updated item) or the page's (handler
+  // "client": a `chat:widget-action` event on window, for the page's client tools). A
+  // form's values go into the payload by field name.
+  async function widgetAction(itemId, action, values = {}, { busy = () => {} } = {}) {
+    const payload = mergePayload(action.payload, values);
+    if (action.handler === "client") {
+      const clientAction = { ...action, payload };
+      window.dispatchEvent(new CustomEvent("chat:widget-action", { detail: { itemId, action: clientAction } }));
+      await page.widgets.onAction(clientAction, { id: itemId });
+      return;
+    }
+    if (!threadId || turn || opening) {
+      return;
+    }
+    const params = { thread_id: threadId, item_id: itemId, action: { type: action.type, payload } };
+    const shows = action.loadingBehavior !== "none";
+    if (shows) {
+      busy(true);
+    }
+    try {
+      if (action.streaming === false) {
+        const answer = await protocol.call("threads.sync_custom_action", params);
+        if (answer?.updated_item) {
+          messages.upsert(answer.updated_item);
+        }
+      } else {
+        await run("threads.custom_action", params, {});
+      }
+    } catch (error) {
+      messages.showError(readable(error));
+    } finally {
+      if (shows) {
+        busy(false);
+      }
+    }
   }
 
   function startTurn(current) {
@@ -339,7 +468,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     messages.setStreaming(false);
   }
 
-  async function run(type, params, { pendingUserId = null, text = "", attachments = [] }) {
+  async function run(type, params, { pendingUserId = null, text = "", attachments = [], quote = "" }) {
     const mine = generation;
     const current = {
       kind: "send",
@@ -361,7 +490,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       });
     } catch (error) {
       if (mine === generation) {
-        failed(error, current, text, attachments);
+        failed(error, current, text, attachments, quote);
       }
     } finally {
       endTurn(current);
@@ -383,6 +512,23 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     if (cut.length && !current.stopSent) {
       refreshThread({ cut });
     }
+    const call = current.clientToolCall;
+    if (call && !current.stopSent) {
+      current.clientToolCall = null;
+      answerClientTool(call, current.threadId);
+    }
+  }
+
+  // The stream ended on a client tool call: the page runs the tool, and its result goes
+  // back to the server, which answers on (threads.add_client_tool_output, streamed).
+  async function answerClientTool(call, callThreadId) {
+    const mine = generation;
+    messages.showStatus(gettext("Working in your browser…"));
+    const result = await page.onClientTool({ name: call.name, params: call.arguments ?? {} });
+    if (mine !== generation || turn || !callThreadId) {
+      return;
+    }
+    await run("threads.add_client_tool_output", { thread_id: callThreadId, result }, {});
   }
 
   // The stop button: the server stops the answer (wherever it runs) and keeps what it had;
@@ -427,20 +573,20 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
         })
         .catch((error) => {
           if (mine === generation) {
-            messages.showError(`The answer could not be stopped. ${readable(error)}`, { retry: confirm });
+            messages.showError(`${gettext("The answer could not be stopped.")} ${readable(error)}`, { retry: confirm });
           }
         });
     confirm();
   }
 
-  function failed(error, current, text, attachments) {
+  function failed(error, current, text, attachments, quote = "") {
     messages.busyIds().forEach((itemId) => messages.setBusy(itemId, false));
     if (!current.userStored) {
       // The server never kept the message: give it back to the composer to send again.
       messages.remove(current.pendingUserId);
-      composer.restore(text, attachments);
+      composer.restore(text, attachments, quote);
       updateStart();
-      messages.showError(`Your message was not sent. ${readable(error)}`);
+      messages.showError(`${gettext("Your message was not sent.")} ${readable(error)}`);
       return;
     }
     lost(error, current);
@@ -458,7 +604,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
         lastReconnect = now;
         openThread(lostId);
       } else {
-        messages.showError(readable(error), { retry: () => openThread(lostId), retryLabel: "Reconnect" });
+        messages.showError(readable(error), { retry: () => openThread(lostId), retryLabel: gettext("Reconnect") });
       }
       return;
     }
@@ -493,6 +639,12 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       case "thread.item.done":
         accept(event.item, current);
         messages.setBusy(event.item.id, false);
+        if (event.item.type === "client_tool_call" && event.item.status === "pending") {
+          current.clientToolCall = event.item;
+        }
+        break;
+      case "client_effect":
+        page.onEffect(event.name, event.data);
         break;
       case "thread.item.removed":
         messages.remove(event.item_id);
@@ -509,7 +661,7 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
       case "error":
         messages.busyIds().forEach((itemId) => messages.setBusy(itemId, false));
         messages.showError(
-          event.message || "Something went wrong while answering.",
+          event.message || gettext("Something went wrong while answering."),
           event.allow_retry ? { retry: retryLast } : {},
         );
         break;
@@ -532,6 +684,16 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
 
   async function feedback(itemId, kind) {
     await protocol.call("items.feedback", { thread_id: threadId, item_ids: [itemId], kind });
+  }
+
+  // Dictation: the recording (base64) to text, by the server (input.transcribe).
+  async function transcribe(audioBase64, mimeType) {
+    const answer = await protocol.call("input.transcribe", { audio_base64: audioBase64, mime_type: mimeType });
+    return answer?.text ?? "";
+  }
+
+  async function clearFeedback(itemId) {
+    await protocol.rest("DELETE", clientUrl("feedback", threadId, itemId));
   }
 
   // --- live sync: the user's other tabs and devices ---------------------------------------
@@ -600,15 +762,26 @@ export function createBuiltinClient({ config, chatFetch, theme, turns, live = nu
     applyTheme() {
       view.applyTheme(theme.current());
     },
-    async quote(text) {
+    /** "Ask AI": `text` quoted in the composer, in this conversation or a new one. */
+    async quote(text, { newThread = false } = {}) {
+      if (newThread) {
+        newConversation();
+      }
       view.showConversation();
-      composer.setValue(quoteText(text));
+      composer.setQuote(text);
       composer.focus();
     },
     focus() {
       composer.focus();
     },
   };
+}
+
+function mergePayload(payload, values) {
+  if (!values || Object.keys(values).length === 0) {
+    return payload ?? null;
+  }
+  return payload && typeof payload === "object" && !Array.isArray(payload) ? { ...payload, ...values } : { ...values };
 }
 
 // A reading of a thread that another one overtook.

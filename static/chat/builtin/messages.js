@@ -6,18 +6,28 @@
 // so it is read once complete rather than word by word.
 
 import { createAutoScroll } from "./autoscroll.js";
+import { copyButton } from "./copy.js";
 import { h, icon, iconButton } from "./dom.js";
+import { gettext, interpolate } from "./i18n.js";
 import { setMarkdown } from "./markdown.js";
+import { timeElement } from "./time.js";
+import { renderWidget } from "./widgets.js";
 
 const TEXT_DELTA = "assistant_message.content_part.text_delta";
 const PART_ADDED = "assistant_message.content_part.added";
 const PART_DONE = "assistant_message.content_part.done";
 const TASK_ADDED = "workflow.task.added";
 const TASK_UPDATED = "workflow.task.updated";
+const WIDGET_UPDATES = new Set([
+  "widget.streaming_text.value_delta",
+  "widget.component.updated",
+  "widget.root.updated",
+]);
 
 /**
  * Wire the scrolling `scroller` and its `list`.
- * `actions`: { feedback(itemId, kind), retry() } (promises); `allow`: { feedback, retry };
+ * `actions`: { feedback(itemId, kind), clearFeedback(itemId), retry(), continueFrom(itemId),
+ * edit(itemId, text) } (promises); `allow`: { feedback, retry, edit };
  * `attachmentUrl(id)`: where a sent file can be downloaded; `hiddenTypes`: the item types
  * never shown (the server's list, from the page config).
  */
@@ -47,6 +57,7 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
     const { item } = entry;
     if (item.type === "assistant_message") {
       setMarkdown(entry.body, assistantText(item));
+      entry.sources.replaceChildren(...renderSources(item));
     } else if (item.type === "workflow" || item.type === "task") {
       const fresh = renderWorkflow(item);
       // Keep the details open if the user opened them.
@@ -63,21 +74,41 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
     const entry = { item, dirty: false };
     if (item.type === "user_message") {
       entry.element = renderUserMessage(item, attachmentUrl);
+      if (allow.edit && !item.id.startsWith("local_")) {
+        entry.element.append(userActions(entry));
+      }
     } else if (item.type === "assistant_message") {
       entry.body = h("div", { class: "bc-md" });
+      entry.sources = h("div", { class: "bc-sources-box" });
       entry.actions = h("div", { class: "bc-msg-actions" });
       entry.element = h(
         "article",
         // Complete unless a stream says otherwise (setBusy): a stored answer is whole.
         { class: "bc-msg bc-msg-assistant", "data-item-id": item.id, "aria-busy": "false" },
-        h("span", { class: "bc-sr" }, "The assistant said:"),
+        h("span", { class: "bc-sr" }, gettext("The assistant said:")),
         entry.body,
+        entry.sources,
         entry.actions,
       );
+      entry.time = timeElement(item.created_at);
+      entry.sources.replaceChildren(...renderSources(item));
       setMarkdown(entry.body, assistantText(item));
     } else if (item.type === "workflow" || item.type === "task") {
       entry.body = renderWorkflow(item);
       entry.element = h("div", { class: "bc-msg bc-msg-tool", "data-item-id": item.id }, entry.body);
+    } else if (item.type === "widget" && item.widget) {
+      entry.widget = renderWidget(item.widget, {
+        onAction: (action, { values, element }) =>
+          actions.widgetAction?.(item.id, action, values, {
+            busy: (on) => entry.widget.setBusy(action.loadingBehavior === "self" ? element : null, on),
+          }),
+      });
+      entry.element = h(
+        "div",
+        { class: "bc-msg bc-msg-widget", "data-item-id": item.id },
+        h("span", { class: "bc-sr" }, gettext("The assistant showed:")),
+        entry.widget.element,
+      );
     } else {
       entry.element = h(
         "div",
@@ -102,6 +133,7 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
       return;
     }
     if (old) {
+      entry.feedback = old.feedback;
       old.element.replaceWith(entry.element);
       entries.set(item.id, entry);
     } else {
@@ -134,21 +166,33 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
   }
 
   function answerActions(entry, canRetry) {
-    const buttons = [];
+    const snippet = snippetOf(assistantText(entry.item));
+    const buttons = [copyButton(() => assistantText(entry.item), interpolate(gettext("Copy answer: “%(answer)s”"), { answer: snippet }))];
     if (allow.feedback && !entry.item.id.startsWith("local_")) {
-      for (const [kind, name, label] of [
-        ["positive", "thumbUp", "Good answer"],
-        ["negative", "thumbDown", "Bad answer"],
+      for (const [kind, name, format] of [
+        ["positive", "thumbUp", gettext("Good answer: “%(answer)s”")],
+        ["negative", "thumbDown", gettext("Bad answer: “%(answer)s”")],
       ]) {
-        const button = iconButton(name, label, { "aria-pressed": String(entry.feedback === kind) });
+        const given = entry.feedback === kind;
+        const button = iconButton(name, interpolate(format, { answer: snippet }), {
+          "aria-pressed": String(given),
+          "data-vote": kind,
+        });
         button.addEventListener("click", async () => {
           button.disabled = true;
           try {
-            await actions.feedback(entry.item.id, kind);
-            entry.feedback = kind;
+            // A second click on the vote given takes it back.
+            if (entry.feedback === kind) {
+              await actions.clearFeedback(entry.item.id);
+              entry.feedback = null;
+            } else {
+              await actions.feedback(entry.item.id, kind);
+              entry.feedback = kind;
+            }
             refreshActions();
+            entry.actions.querySelector(`[data-vote="${kind}"]`)?.focus();
           } catch (error) {
-            showError(error.message || "The feedback could not be saved.");
+            showError(error.message || gettext("The feedback could not be saved."));
           } finally {
             button.disabled = false;
           }
@@ -157,11 +201,69 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
       }
     }
     if (allow.retry && canRetry) {
-      const retry = iconButton("retry", "Retry this answer");
+      const retry = iconButton("retry", gettext("Retry this answer"));
       retry.addEventListener("click", () => actions.retry());
       buttons.push(retry);
     }
-    return buttons;
+    if (entry.cut && !streaming && allow.retry) {
+      const more = h("button", { type: "button", class: "bc-text-button bc-continue" }, icon("retry", 16), gettext("Continue"));
+      more.addEventListener("click", () => actions.continueFrom(entry.item.id));
+      buttons.push(more);
+    }
+    return entry.time ? [...buttons, entry.time] : buttons;
+  }
+
+  // The pencil under a sent message: its text becomes editable; saving sends it again and
+  // the answers after it are replaced.
+  function userActions(entry) {
+    const edit = iconButton("pencil", gettext("Edit this message"), { "data-action": "edit" });
+    edit.addEventListener("click", () => startEdit(entry));
+    return h("div", { class: "bc-msg-actions bc-user-actions" }, timeElement(entry.item.created_at), edit);
+  }
+
+  function startEdit(entry) {
+    if (streaming) {
+      return;
+    }
+    const original = (entry.item.content ?? []).map((part) => part.text ?? "").join("");
+    const area = h("textarea", { class: "bc-edit-input", rows: 3, "aria-label": gettext("Edit your message") });
+    area.value = original;
+    const save = h("button", { type: "submit", class: "bc-text-button bc-primary" }, gettext("Save and send"));
+    const cancel = h("button", { type: "button", class: "bc-text-button" }, gettext("Cancel"));
+    const form = h("form", { class: "bc-edit" }, area, h("div", { class: "bc-edit-buttons" }, cancel, save));
+    const shown = [...entry.element.children];
+    const back = () => {
+      form.replaceWith(...shown);
+      entry.element.querySelector("[data-action=edit]")?.focus();
+    };
+    cancel.addEventListener("click", back);
+    area.addEventListener("keydown", (event) => {
+      if (event.key === "Escape") {
+        event.preventDefault();
+        back();
+      } else if (event.key === "Enter" && !event.shiftKey) {
+        event.preventDefault();
+        form.requestSubmit();
+      }
+    });
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const text = area.value.trim();
+      if (!text || text === original.trim()) {
+        back();
+        return;
+      }
+      save.disabled = true;
+      try {
+        await actions.edit(entry.item.id, text);
+      } catch (error) {
+        save.disabled = false;
+        showError(error.message || gettext("The message could not be edited."));
+      }
+    });
+    shown.forEach((child) => child.remove());
+    entry.element.append(form);
+    area.focus();
   }
 
   function lastOfType(type) {
@@ -181,7 +283,7 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
     return element;
   }
 
-  function showError(message, { retry = null, retryLabel = "Retry" } = {}) {
+  function showError(message, { retry = null, retryLabel = gettext("Retry") } = {}) {
     clearStatus();
     const row = h("div", { class: "bc-error", role: "alert" }, h("p", {}, message));
     if (retry) {
@@ -263,6 +365,13 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
         if (tasks) {
           tasks[update.task_index] = update.task;
         }
+      } else if (WIDGET_UPDATES.has(update.type) && entry.widget) {
+        const root = entry.widget.update(update);
+        if (root) {
+          item.widget = root;
+        }
+        scroll.follow();
+        return;
       } else {
         return;
       }
@@ -302,15 +411,41 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
         .filter((entry) => entry.element.getAttribute("aria-busy") === "true")
         .map((entry) => entry.item.id);
     },
-    /** Mark an answer as cut short by a stop (once, however often it is said). */
-    markStopped(itemId) {
+    /** Mark an answer as cut short, by a stop or a lost server (once, however often it
+     * is said); it offers "Continue". */
+    markStopped(itemId, how = "stopped") {
       const entry = entries.get(itemId);
       if (!entry || entry.element.querySelector(":scope > .bc-stopped")) {
         return;
       }
+      entry.cut = how;
       entry.element.setAttribute("aria-busy", "false");
-      entry.element.append(h("p", { class: "bc-stopped" }, "Stopped"));
+      entry.element.dataset.cut = how;
+      const said = how === "interrupted" ? gettext("Interrupted") : gettext("Stopped");
+      entry.element.insertBefore(h("p", { class: "bc-stopped" }, said), entry.actions);
       refreshActions();
+    },
+    /** The user's own votes and the answers cut short, as the server remembers them. */
+    applyStates({ feedback = {}, cut = {} }) {
+      for (const [itemId, kind] of Object.entries(feedback)) {
+        const entry = entries.get(itemId);
+        if (entry) {
+          entry.feedback = kind;
+        }
+      }
+      Object.entries(cut).forEach(([itemId, how]) => this.markStopped(itemId, how));
+      refreshActions();
+    },
+    /** The user message an answer replies to (the last one before it). */
+    userMessageBefore(itemId) {
+      const answer = entries.get(itemId);
+      let found = null;
+      for (const entry of entries.values()) {
+        if (entry.item.type === "user_message" && answer && follows(answer, entry) && (!found || follows(entry, found))) {
+          found = entry;
+        }
+      }
+      return found && !found.item.id.startsWith("local_") ? found.item.id : null;
     },
     setStreaming(value) {
       streaming = value;
@@ -351,28 +486,71 @@ export function createMessageList({ scroller, list, actions, allow, attachmentUr
   };
 }
 
+// The sources an answer cites (its content's annotations), once each, as links where they
+// are web pages.
+function renderSources(item) {
+  const seen = new Set();
+  const sources = [];
+  for (const part of item.content ?? []) {
+    for (const annotation of part.annotations ?? []) {
+      const source = annotation?.source;
+      const key = source && (source.url ?? source.filename ?? source.id ?? source.title);
+      if (source && key && !seen.has(key)) {
+        seen.add(key);
+        sources.push(source);
+      }
+    }
+  }
+  if (!sources.length) {
+    return [];
+  }
+  const items = sources.map((source) => {
+    const title = source.title || source.url || source.filename || source.label || "";
+    const safeUrl = source.type === "url" && /^https?:/i.test(source.url ?? "") ? source.url : null;
+    const label = safeUrl
+      ? h("a", { href: safeUrl, target: "_blank", rel: "noopener noreferrer nofollow" }, title)
+      : h("span", {}, title);
+    const detail = source.attribution || source.description || (safeUrl ? new URL(safeUrl).host : source.filename);
+    return h("li", {}, label, detail && detail !== title ? h("span", { class: "bc-source-detail" }, detail) : null);
+  });
+  return [h("details", { class: "bc-sources" }, h("summary", {}, interpolate(gettext("Sources (%(count)s)"), { count: sources.length })), h("ol", {}, items))];
+}
+
+// The start of an answer, to tell its buttons from those of the others.
+function snippetOf(text) {
+  const flat = text.replace(/[#*_`>\[\]]/g, "").replace(/\s+/g, " ").trim();
+  return flat.length > 40 ? `${flat.slice(0, 40)}…` : flat;
+}
+
 export function assistantText(item) {
   return (item.content ?? []).map((part) => part.text ?? "").join("\n\n");
 }
 
 function renderUserMessage(item, attachmentUrl) {
   const text = (item.content ?? [])
+    .filter((part) => part.type !== "input_tag")
     .map((part) => part.text ?? "")
     .join("");
+  const mentioned = (item.content ?? []).filter((part) => part.type === "input_tag");
   const bubble = h("div", { class: "bc-bubble" });
   if (item.quoted_text) {
     bubble.append(h("blockquote", { class: "bc-quoted" }, item.quoted_text));
   }
   // What the user typed is shown exactly as typed: as text, never as markup.
   bubble.append(h("p", { class: "bc-user-text" }, text));
+  if (mentioned.length) {
+    bubble.append(
+      h("ul", { class: "bc-msg-tags", "aria-label": gettext("Mentions") }, mentioned.map((tag) => h("li", { class: "bc-tag" }, `@${tag.text}`))),
+    );
+  }
   const files = (item.attachments ?? []).map((attachment) => renderAttachment(attachment, attachmentUrl));
   if (files.length) {
-    bubble.append(h("ul", { class: "bc-msg-attachments", "aria-label": "Attachments" }, files));
+    bubble.append(h("ul", { class: "bc-msg-attachments", "aria-label": gettext("Attachments") }, files));
   }
   return h(
     "article",
     { class: "bc-msg bc-msg-user", "data-item-id": item.id },
-    h("span", { class: "bc-sr" }, "You said:"),
+    h("span", { class: "bc-sr" }, gettext("You said:")),
     bubble,
   );
 }
@@ -419,7 +597,7 @@ function renderWorkflow(item) {
       h(
         "li",
         {},
-        h("span", { class: "bc-task-title" }, task.title || task.title_query || "Step"),
+        h("span", { class: "bc-task-title" }, task.title || task.title_query || gettext("Step")),
         task.content ? h("span", { class: "bc-task-content" }, task.content) : null,
       ),
     ),
@@ -434,28 +612,30 @@ function workflowSummary(item, tasks, running) {
   }
   const titles = tasks.filter(Boolean).map((task) => task.title).filter(Boolean);
   if (running) {
-    return `${titles.at(-1) || "Working"}…`;
+    return `${titles.at(-1) || gettext("Working")}…`;
   }
   if (titles.length === 1) {
     return titles[0];
   }
   if (custom?.duration !== undefined) {
-    return `Worked for ${custom.duration} s`;
+    return interpolate(gettext("Worked for %(seconds)s s"), { seconds: custom.duration });
   }
-  return titles.length ? `${titles.length} steps: ${titles.join(", ")}` : "Tool activity";
+  return titles.length
+    ? interpolate(gettext("%(count)s steps: %(titles)s"), { count: titles.length, titles: titles.join(", ") })
+    : gettext("Tool activity");
 }
 
 function describeOther(item) {
   if (item.type === "widget") {
-    return item.copy_text || "A widget this chat cannot show.";
+    return item.copy_text || gettext("A widget this chat cannot show.");
   }
   if (item.type === "generated_image") {
     return item.image?.url
-      ? h("img", { src: item.image.url, alt: "Generated image", loading: "lazy" })
-      : "An image is being generated…";
+      ? h("img", { src: item.image.url, alt: gettext("Generated image"), loading: "lazy" })
+      : gettext("An image is being generated…");
   }
   if (item.type === "client_tool_call") {
-    return `Tool call: ${item.name}`;
+    return interpolate(gettext("Tool call: %(name)s"), { name: item.name });
   }
-  return `An item of type “${item.type}” this chat cannot show.`;
+  return interpolate(gettext("An item of type “%(type)s” this chat cannot show."), { type: item.type });
 }

@@ -4,6 +4,7 @@
 // renewal and the page context are exactly those of the ChatKit widget.
 
 import { createEventStreamParser } from "../sse.js";
+import { gettext, interpolate, ngettext } from "./i18n.js";
 
 /** A request the server refused, or that never reached it, in words a user can read. */
 export class ChatRequestError extends Error {
@@ -15,25 +16,47 @@ export class ChatRequestError extends Error {
   }
 }
 
-/** What an HTTP error status means for the user. */
-export function describeHttpError(status, detail) {
+/** What an HTTP error status means for the user; `retryAfter`: seconds, from Retry-After. */
+export function describeHttpError(status, detail, retryAfter = null) {
   const said = detail ? ` ${detail}` : "";
   if (status === 401) {
-    return "Your session has ended. Log in again to keep chatting.";
+    return gettext("Your session has ended. Log in again to keep chatting.");
   }
   if (status === 404) {
-    return "This conversation no longer exists.";
+    return gettext("This conversation no longer exists.");
   }
   if (status === 413) {
-    return `That is too large for the assistant.${said}`;
+    return gettext("That is too large for the assistant.") + said;
   }
   if (status === 429) {
-    return `Too many requests right now.${said || " Please wait a moment and try again."}`;
+    return gettext("You have sent too many messages for now.") + " " + whenToRetry(retryAfter);
   }
   if (status >= 500) {
-    return `The assistant is temporarily unavailable.${said || " Please try again."}`;
+    const wait = retryAfter ? ` ${whenToRetry(retryAfter)}` : "";
+    return gettext("The assistant is temporarily unavailable.") + (said || wait || ` ${gettext("Please try again.")}`);
   }
-  return `The request was refused.${said}`;
+  return gettext("The request was refused.") + said;
+}
+
+/** "You can send again in 2 minutes." from a Retry-After of `seconds`. */
+export function whenToRetry(seconds) {
+  if (!(seconds > 0)) {
+    return gettext("Please wait a moment and try again.");
+  }
+  if (seconds < 90) {
+    return interpolate(ngettext("You can send again in %(n)s second.", "You can send again in %(n)s seconds.", seconds), { n: seconds });
+  }
+  const minutes = Math.ceil(seconds / 60);
+  return interpolate(ngettext("You can send again in %(n)s minute.", "You can send again in %(n)s minutes.", minutes), { n: minutes });
+}
+
+/** Retry-After (seconds, or an HTTP date) as whole seconds from now; null when absent. */
+export function retryAfterSeconds(value, now = Date.now()) {
+  if (!value) {
+    return null;
+  }
+  const seconds = /^\d+$/.test(value.trim()) ? Number(value) : Math.round((Date.parse(value) - now) / 1000);
+  return Number.isFinite(seconds) ? Math.max(1, seconds) : null;
 }
 
 /**
@@ -79,7 +102,7 @@ export function createProtocol({ url, chatFetch, turns }) {
         return "stopped";
       }
       const lostConnection = new ChatRequestError(
-        "The connection was lost while the assistant was answering.",
+        gettext("The connection was lost while the assistant was answering."),
         { retryable: true },
       );
       // The answer itself goes on on the server: it can be resumed.
@@ -147,6 +170,27 @@ export function createProtocol({ url, chatFetch, turns }) {
       return readEvents(response, { signal, onEvent });
     },
 
+    /**
+     * A request to one of the site's own JSON endpoints (search, item states, feedback,
+     * edit): `method`, `path`, an optional JSON `body`; resolves to the decoded answer.
+     */
+    async rest(method, path, body = undefined) {
+      let response;
+      try {
+        response = await chatFetch(path, {
+          method,
+          headers: body === undefined ? {} : { "Content-Type": "application/json" },
+          body: body === undefined ? undefined : JSON.stringify(body),
+        });
+      } catch (error) {
+        throw unreachable(error);
+      }
+      if (!response.ok) {
+        throw await responseError(response);
+      }
+      return response.json();
+    },
+
     /** Stop the answer running in `threadId`; resolves once the server kept what it had. */
     stopTurn(threadId) {
       return turns.stop(threadId);
@@ -173,7 +217,7 @@ function unreachable(error) {
     return error;
   }
   return new ChatRequestError(
-    "The assistant could not be reached. Check your connection and try again.",
+    gettext("The assistant could not be reached. Check your connection and try again."),
     { retryable: true },
   );
 }
@@ -187,11 +231,11 @@ export async function responseError(response) {
   } catch {
     // Not JSON: the status says enough.
   }
-  return refusal(response.status, detail);
+  return refusal(response.status, detail, retryAfterSeconds(response.headers.get("Retry-After")));
 }
 
-function refusal(status, detail) {
-  return new ChatRequestError(describeHttpError(status, detail), {
+function refusal(status, detail, retryAfter = null) {
+  return new ChatRequestError(describeHttpError(status, detail, retryAfter), {
     status,
     retryable: status === 429 || status >= 500,
   });

@@ -4,11 +4,16 @@
 // controller's actions; what is shown when is the controller's business (controller.js).
 
 import { createComposer } from "./composer.js";
+import { readItem, writeItem } from "../../site/storage.js";
 import { h, icon, iconButton } from "./dom.js";
+import { gettext } from "./i18n.js";
 import { createMessageList } from "./messages.js";
 
 const NEAR_TOP_PX = 120;
-const NEW_TITLE = "New conversation";
+// Scrolled up further than this from the newest message: "Jump to latest" shows.
+const JUMP_FROM_PX = 240;
+// The fallback notice, once dismissed, stays dismissed for the session (every page).
+const NOTICE_DISMISSED_KEY = "chat.fallback-notice.dismissed";
 
 let instances = 0;
 
@@ -33,15 +38,22 @@ export function createView({
   attachmentUrl,
   hiddenItemTypes,
   actions,
+  messageMaxBytes = 0,
+  fullPageUrl = "",
+  mentions = null,
 }) {
   const id = `bc-${(instances += 1)}`;
+  const NEW_TITLE = gettext("New conversation");
+  // On the full-page chat itself the control leads back to where the user came from.
+  const onFullPage = Boolean(document.querySelector("[data-chat-page]"));
 
   const title = h("h3", { class: "bc-title", id: `${id}-title` }, NEW_TITLE);
   const historyButton = threads
-    ? iconButton("history", "Conversation history", { "aria-expanded": "false", "aria-controls": `${id}-history` })
+    ? iconButton("history", gettext("Conversation history"), { "aria-expanded": "false", "aria-controls": `${id}-history` })
     : null;
-  const newButton = iconButton("plus", "New conversation");
-  const toolbar = h("div", { class: "bc-toolbar" }, historyButton, title, newButton);
+  const newButton = iconButton("plus", NEW_TITLE);
+  const expand = fullPageUrl && !onFullPage ? expandLink(fullPageUrl) : null;
+  const toolbar = h("div", { class: "bc-toolbar" }, historyButton, title, newButton, expand);
 
   const start = h("div", { class: "bc-start", hidden: true }, startScreen(options.startScreen ?? {}, actions.send));
   const log = h("div", {
@@ -57,25 +69,36 @@ export function createView({
     uploader,
     onSend: actions.send,
     onStop: actions.stop,
+    maxBytes: messageMaxBytes,
+    models: options.composer?.models ?? [],
+    tools: options.composer?.tools ?? [],
+    onTranscribe: options.composer?.dictation?.enabled ? actions.transcribe : null,
+    mentions,
   });
-  const conversation = h("div", { class: "bc-conversation" }, scroller, composer.element);
+  const jump = h(
+    "button",
+    { type: "button", class: "bc-jump", hidden: true },
+    icon("down", 16),
+    gettext("Jump to latest"),
+  );
+  const conversation = h("div", { class: "bc-conversation" }, scroller, jump, composer.element);
 
   const historyBack = h(
     "button",
     { type: "button", class: "bc-text-button bc-history-back" },
     icon("back", 16),
-    "Back to the conversation",
+    gettext("Back to the conversation"),
   );
   const history = h(
     "section",
-    { class: "bc-history", id: `${id}-history`, hidden: true, "aria-label": "Conversation history" },
+    { class: "bc-history", id: `${id}-history`, hidden: true, "aria-label": gettext("Conversation history") },
     h("div", { class: "bc-history-header" }, historyBack),
     threads?.element,
   );
   const root = h(
     "div",
     { class: "bc", "data-builtin-client": "", "data-theme": themeName },
-    fallbackReason ? fallbackNotice(fallbackReason) : null,
+    fallbackReason && readItem(NOTICE_DISMISSED_KEY, window.sessionStorage) !== "yes" ? fallbackNotice(fallbackReason) : null,
     toolbar,
     h("div", { class: "bc-views" }, conversation, history),
   );
@@ -86,8 +109,16 @@ export function createView({
     allow: {
       feedback: options.threadItemActions?.feedback !== false,
       retry: options.threadItemActions?.retry !== false,
+      edit: Boolean(actions.edit),
     },
-    actions: { feedback: actions.feedback, retry: actions.retry },
+    actions: {
+      feedback: actions.feedback,
+      clearFeedback: actions.clearFeedback,
+      retry: actions.retry,
+      continueFrom: actions.continueFrom,
+      edit: actions.edit,
+      widgetAction: actions.widgetAction,
+    },
     attachmentUrl,
     hiddenTypes: hiddenItemTypes,
   });
@@ -109,7 +140,18 @@ export function createView({
     if (scroller.scrollTop < NEAR_TOP_PX) {
       actions.loadOlder();
     }
+    updateJump();
   }, { passive: true });
+  new ResizeObserver(updateJump).observe(log);
+  jump.addEventListener("click", () => {
+    messages.scroll.toEnd();
+    updateJump();
+    composer.focus();
+  });
+
+  function updateJump() {
+    jump.hidden = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight < JUMP_FROM_PX;
+  }
   if (attachmentOptions) {
     wireDrop(root, (files) => {
       showConversation();
@@ -172,23 +214,32 @@ function startScreen(screen, send) {
     return h("li", {}, button);
   });
   return [
-    h("p", { class: "bc-greeting" }, screen.greeting || "How can I help?"),
-    prompts.length ? h("ul", { class: "bc-prompts", "aria-label": "Suggestions" }, prompts) : null,
+    h("p", { class: "bc-greeting" }, screen.greeting || gettext("How can I help?")),
+    prompts.length ? h("ul", { class: "bc-prompts", "aria-label": gettext("Suggestions") }, prompts) : null,
   ];
 }
 
 // Says, once, why this is not the ChatKit widget; the details are one click away.
 function fallbackNotice(reason) {
-  const dismiss = iconButton("close", "Dismiss this message", { class: "bc-icon-button bc-fallback-dismiss" });
+  const dismiss = iconButton("close", gettext("Dismiss this message"), { class: "bc-icon-button bc-fallback-dismiss" });
   const notice = h(
     "div",
     { class: "bc-fallback", role: "status" },
-    h("p", {}, "The chat widget could not be loaded, so this is the site's built-in chat."),
-    h("details", {}, h("summary", {}, "Why?"), h("p", {}, `${capitalise(reason)}.`)),
+    h("p", {}, gettext("The chat widget could not be loaded, so this is the site's built-in chat.")),
+    h("details", {}, h("summary", {}, gettext("Why?")), h("p", {}, `${capitalise(reason)}.`)),
     dismiss,
   );
-  dismiss.addEventListener("click", () => notice.remove());
+  dismiss.addEventListener("click", () => {
+    writeItem(NOTICE_DISMISSED_KEY, "yes", window.sessionStorage);
+    notice.remove();
+  });
   return notice;
+}
+
+// "Expand": the same chat, full page, at /chat/ (the same threads: it opens the same one).
+function expandLink(url) {
+  const label = gettext("Open the chat full page");
+  return h("a", { class: "bc-icon-button bc-expand", href: url, "aria-label": label, title: label }, icon("expand"));
 }
 
 function capitalise(text) {
