@@ -16,6 +16,7 @@ from rest_framework_simplejwt.settings import api_settings
 from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
+from accounts.serializers import valid_user_id
 from chatsite import db
 
 SCHEME = "Bearer"
@@ -26,7 +27,7 @@ MALFORMED_HEADER = "Authorization header must be 'Bearer <token>'"
 TOKEN_EXPIRED = "Token expired"
 TOKEN_INVALID = "Token is invalid"
 WRONG_TOKEN_TYPE = "Token is not an access token"
-NO_USER_CLAIM = "Token carries no user id"
+NO_USER_CLAIM = "Token carries no valid user id"
 USER_UNUSABLE = "User inactive or deleted"
 TOKEN_REVOKED = "Token revoked by a password change"
 
@@ -115,15 +116,14 @@ async def _load_user(token: AccessToken) -> AbstractBaseUser:
     USER_AUTHENTICATION_RULE (by default: the user is active) is the same policy the
     DRF token endpoints apply, so both doors into the site agree on who may enter.
     """
-    try:
-        user_id = token[api_settings.USER_ID_CLAIM]
-    except KeyError as exc:
-        raise AuthenticationFailed(NO_USER_CLAIM) from exc
+    user_id = token.get(api_settings.USER_ID_CLAIM)
+    if not valid_user_id(user_id):  # missing, or `[1]`, `{}`, `1.5`...
+        raise AuthenticationFailed(NO_USER_CLAIM)
     user_model = get_user_model()
     lookup = {api_settings.USER_ID_FIELD: user_id}
     try:
         user = await db.run(user_model.objects.get, **lookup)
-    except (user_model.DoesNotExist, ValueError, ValidationError) as exc:
+    except (user_model.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise AuthenticationFailed(USER_UNUSABLE) from exc
     if not api_settings.USER_AUTHENTICATION_RULE(user):
         raise AuthenticationFailed(USER_UNUSABLE)

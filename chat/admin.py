@@ -14,6 +14,7 @@ import io
 import logging
 from typing import Any
 
+from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.contrib.admin.utils import quote
@@ -39,7 +40,8 @@ from django.utils.html import format_html
 from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import smart_split, unescape_string_literal
 
-from chat.models import Attachment, Feedback, Thread, ThreadItem, TokenUsage
+from chat.limits import parse_rate
+from chat.models import Attachment, Feedback, QuotaOverride, Thread, ThreadItem, TokenUsage
 from chat.retention.purge import delete_threads, human_bytes, preview_delete
 from chat.review.charts import Series, bar_chart
 from chat.review.export import write_export
@@ -199,9 +201,11 @@ class ThreadAdmin(ReadOnlyAdmin):
             # 0004) and the owners once, then checks each thread against three hashes
             # instead of matching text on every row.
             titled = Thread.objects.filter(title__icontains=term).values("pk")
-            owners = get_user_model().objects.filter(
-                Q(username__icontains=term) | Q(email__icontains=term)
-            ).values("pk")
+            owners = (
+                get_user_model()
+                .objects.filter(Q(username__icontains=term) | Q(email__icontains=term))
+                .values("pk")
+            )
             in_items = ThreadItem.objects.filter(text__icontains=term).values("thread_id")
             queryset = queryset.filter(
                 Q(pk__in=titled) | Q(owner_id__in=owners) | Q(pk__in=in_items)
@@ -406,6 +410,42 @@ class TokenUsageAdmin(ReadOnlyAdmin):
         return False
 
 
+class QuotaOverrideForm(forms.ModelForm):
+    """Names a user or a group (not both), with a rate the site can read."""
+
+    class Meta:
+        model = QuotaOverride
+        fields = ["user", "group", "rate_limit", "max_concurrent_streams", "daily_token_quota"]
+
+    def clean_rate_limit(self) -> str:
+        text = self.cleaned_data["rate_limit"].strip()
+        if text:
+            try:
+                parse_rate(text)
+            except ValueError as error:
+                raise forms.ValidationError(
+                    f"{error}: use a rate like '20/min' or 'none'."
+                ) from None
+        return text
+
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if bool(cleaned.get("user")) == bool(cleaned.get("group")):
+            raise forms.ValidationError("Choose either a user or a group.")
+        return cleaned
+
+
+@admin.register(QuotaOverride)
+class QuotaOverrideAdmin(admin.ModelAdmin):
+    """Limits per user or group in place of the CHAT_* defaults (chat/limits.py)."""
+
+    form = QuotaOverrideForm
+    list_display = ["__str__", "rate_limit", "max_concurrent_streams", "daily_token_quota"]
+    list_select_related = ["user", "group"]
+    autocomplete_fields = ["user", "group"]
+    search_fields = ["user__username", "group__name"]
+
+
 # --- The back office: insights and the feedback review queue --------------------------------
 # Pages of their own under /admin/chat/ (not model changelists; routed in chatsite/urls.py
 # through `admin.site.admin_view`), for staff who may read conversations
@@ -443,13 +483,9 @@ def insights_view(request: HttpRequest) -> HttpResponse:
     labels = [day.day.strftime("%m-%d") for day in report.days]
     charts = [
         bar_chart("Messages", labels, [Series("messages", [d.messages for d in report.days])]),
-        bar_chart(
-            "Active users", labels, [Series("users", [d.active_users for d in report.days])]
-        ),
+        bar_chart("Active users", labels, [Series("users", [d.active_users for d in report.days])]),
         bar_chart("Tokens", labels, [Series("tokens", [d.tokens for d in report.days])]),
-        bar_chart(
-            "Estimated cost (USD)", labels, [Series("USD", [d.cost for d in report.days])]
-        ),
+        bar_chart("Estimated cost (USD)", labels, [Series("USD", [d.cost for d in report.days])]),
         bar_chart(
             "Feedback",
             labels,
@@ -459,8 +495,9 @@ def insights_view(request: HttpRequest) -> HttpResponse:
             ],
         ),
         bar_chart(
-            "Refusals by limits", labels, [Series("refusals", [d.refusals for d in report.days],
-                                                   "chart-bad")]
+            "Refusals by limits",
+            labels,
+            [Series("refusals", [d.refusals for d in report.days], "chart-bad")],
         ),
     ]
     context = {
@@ -497,8 +534,11 @@ def feedback_review_view(request: HttpRequest) -> HttpResponse:
     filters = parse_queue_filters(request.GET.dict())
     page = Paginator(queue(filters), QUEUE_PAGE_SIZE).get_page(request.GET.get("page"))
     rows = [
-        (row, reverse("admin:chat_thread_change", args=[quote(row.thread_ref)]),
-         asked_from(row.question_page))
+        (
+            row,
+            reverse("admin:chat_thread_change", args=[quote(row.thread_ref)]),
+            asked_from(row.question_page),
+        )
         for row in page
     ]
     kept = {k: v for k, v in request.GET.dict().items() if k != "page"}

@@ -47,6 +47,7 @@ from chat.setting_parsers import (
     mcp_servers,
     mime_types,
     model_prices,
+    origins,
     prompts,
     rate,
     seconds,
@@ -106,6 +107,12 @@ SETTINGS: dict[str, Setting] = {
     "MAX_CONCURRENT_STREAMS": Setting(3, whole_number(0), INTEGER, empty=0),
     # Tokens (input + output) one user may use per day; 0 for no quota.
     "DAILY_TOKEN_QUOTA": Setting(0, whole_number(0), INTEGER, empty=0),
+    # When Redis is down: on, new messages go through without their rate counted and
+    # without stream slots; off (the default), they get 503 with Retry-After.
+    "LIMITS_FAIL_OPEN": Setting(False, flag, FLAG),
+    # Origins (scheme://host[:port]) the built-in client may load Markdown images from;
+    # the site's own origin and data: URLs always may. Empty: no external images.
+    "IMAGE_ORIGINS": Setting([], origins, LIST, empty=[], fallback=True),
     # How long a message waits for the previous answer in its thread before a 429.
     "TURN_WAIT_SECONDS": Setting(30.0, seconds(zero=True), NUMBER),
     # Threads (and so database connections) one worker's async code uses at most
@@ -293,6 +300,8 @@ class AppSettings:
         RATE_LIMIT: Rate | None
         MAX_CONCURRENT_STREAMS: int
         DAILY_TOKEN_QUOTA: int
+        LIMITS_FAIL_OPEN: bool
+        IMAGE_ORIGINS: tuple[str, ...]
         TURN_WAIT_SECONDS: float
         DB_POOL_SIZE: int
         CONTINUE_AFTER_DISCONNECT: bool

@@ -329,3 +329,45 @@ class RolledUpDay(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day} ({self.time_zone})"
+
+
+class QuotaOverride(models.Model):
+    """Limits for one user or one group in place of the CHAT_* defaults (chat/limits.py).
+
+    An empty field keeps the default. A user's own override wins; else, among the user's
+    groups' overrides, the most generous value of each limit applies.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="chat_quota",
+    )
+    group = models.OneToOneField(
+        "auth.Group", null=True, blank=True, on_delete=models.CASCADE, related_name="chat_quota"
+    )
+    rate_limit = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="Like '20/min' or '500/day'; 'none' for no limit; empty: CHAT_RATE_LIMIT.",
+    )
+    max_concurrent_streams = models.PositiveIntegerField(
+        null=True, blank=True, help_text="0 for no limit; empty: CHAT_MAX_CONCURRENT_STREAMS."
+    )
+    daily_token_quota = models.PositiveBigIntegerField(
+        null=True, blank=True, help_text="0 for no quota; empty: CHAT_DAILY_TOKEN_QUOTA."
+    )
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(user__isnull=False, group__isnull=True)
+                | models.Q(user__isnull=True, group__isnull=False),
+                name="chat_quota_user_or_group",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"Quota for {self.user or self.group}"

@@ -149,8 +149,33 @@ def http_url(raw: Any, *, optional: bool = False) -> str:
     return raw.strip()
 
 
-UNITS = {"s": 1, "sec": 1, "second": 1, "m": 60, "min": 60, "minute": 60, "h": 3600,
-         "hour": 3600, "d": 86400, "day": 86400}
+def origins(raw: Any) -> tuple[str, ...]:
+    """Origins like `https://images.example.com`, each as scheme://host[:port]."""
+    expected = "a list of http(s) origins like 'https://images.example.com'"
+    if not isinstance(raw, list | tuple):
+        raise InvalidValue(f"is {kind(raw)}, not a list", expected)
+    found = []
+    for each in raw:
+        url = http_url(each)
+        parts = urlsplit(url)
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise InvalidValue(f"names a path ({url!r}), not an origin", expected)
+        found.append(f"{parts.scheme}://{parts.netloc}".lower())
+    return tuple(found)
+
+
+UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86400,
+    "day": 86400,
+}
 RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d*)\s*([a-z]+?)s?\s*$")
 
 
@@ -161,7 +186,7 @@ class Rate:
 
     @classmethod
     def parse(cls, text: str) -> "Rate | None":
-        """"20/min", "100/hour", "5/10s"; empty or "0/..." means no limit.
+        """ "20/min", "100/hour", "5/10s"; empty or "0/..." means no limit.
 
         Called by chat.conf once per value of CHAT_RATE_LIMIT, not per message; chat/limits.py
         counts messages against it."""
@@ -174,7 +199,6 @@ class Rate:
         if not multiple:
             raise ValueError(f"{text!r} has a period of 0")
         return cls(count, multiple * UNITS[unit]) if count else None
-
 
 
 def rate(raw: Any) -> "Rate | None":

@@ -5,6 +5,7 @@ from chat import views
 urlpatterns = [
     path("", views.chatkit_endpoint, name="chatkit"),
     path("upload/", views.attachment_upload, name="chatkit-upload"),
+    path("limits/", views.user_limits, name="chatkit-limits"),
     path("entities/", views.entity_search, name="chatkit-entities"),
     path("entities/preview/", views.entity_preview, name="chatkit-entity-preview"),
     path("threads/<str:thread_id>/stop/", views.stop_thread_turn, name="chatkit-stop"),

@@ -39,6 +39,7 @@ from chat.errors import (
     Unavailable,
     error_response,
 )
+from chat.limits import allowance
 from chatsite import db
 
 logger = logging.getLogger(__name__)
@@ -191,6 +192,13 @@ async def resume_thread_turn(request: HttpRequest, thread_id: str) -> HttpRespon
     return sse_response(sse_stream(events, app_settings.KEEPALIVE_SECONDS))
 
 
+@allow("GET")
+@json_errors
+async def user_limits(request: HttpRequest) -> HttpResponse:
+    """The Bearer user's limits and what is left of them (chat/limits.py `allowance`), for
+    a client to show: `{"rate", "max_concurrent_streams", "daily_tokens"}`."""
+    user = await authenticate_bearer(request)
+    return JsonResponse(await allowance(user.pk), headers={"Cache-Control": "no-store"})
 # --- @-mentions (chat/assistant/entities.py) ---------------------------------------------
 
 

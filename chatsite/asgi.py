@@ -5,6 +5,10 @@ websocket `/ws/chat/` to the chat consumer, for the site's own pages (session co
 the origins in CHAT_ALLOWED_ORIGINS (token in the first message). Both run inside
 `chat.chatkit.lifecycle.TurnLifecycle`, which starts the sweeper of lost turns and the
 graceful shutdown on SIGTERM when the worker serves its first request.
+
+HTTP bodies: daphne is told not to parse form bodies on its event loop
+(chatsite/daphne_request.py), and `BodyLimit` answers 413 JSON for a body over the site's
+limit before Django reads it (chatsite/bodylimit.py).
 """
 
 import os
@@ -24,7 +28,12 @@ from django.urls import path  # noqa: E402
 
 from chat.chatkit.consumers import ChatConsumer  # noqa: E402
 from chat.chatkit.lifecycle import TurnLifecycle  # noqa: E402
+from chatsite import daphne_request  # noqa: E402
+from chatsite.bodylimit import BodyLimit  # noqa: E402
 from chatsite.db import EndpointOnLoop  # noqa: E402
+
+# Before daphne builds its server (it imports this module first).
+daphne_request.install()
 
 
 def allowed_origins() -> list[str]:
@@ -42,5 +51,5 @@ websocket = OriginValidator(
 )
 
 application = TurnLifecycle(
-    ProtocolTypeRouter({"http": EndpointOnLoop(django_asgi_app), "websocket": websocket})
+    ProtocolTypeRouter({"http": BodyLimit(EndpointOnLoop(django_asgi_app)), "websocket": websocket})
 )

@@ -5,6 +5,7 @@ mistyped path, a CSRF failure, a crash) would break it in a way it cannot report
 keep Django's own error pages.
 """
 
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 from django.views.csrf import csrf_failure as default_csrf_failure
@@ -18,6 +19,26 @@ def wants_json(request: HttpRequest) -> bool:
 
 def detail(status: int, message: str) -> JsonResponse:
     return JsonResponse({"detail": message}, status=status)
+
+
+def unavailable(retry_after: int = 5) -> JsonResponse:
+    """A dependency (the database) is down: retry in a few seconds."""
+    response = detail(503, "The service is temporarily unavailable. Please retry.")
+    response["Retry-After"] = str(retry_after)
+    return response
+
+
+def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
+    """A body Django refuses to parse: too many fields or files, too large, malformed."""
+    if not wants_json(request):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        return detail(413, "The request body is too large.")
+    if isinstance(exception, TooManyFieldsSent):
+        return detail(400, "The request has too many form fields.")
+    if isinstance(exception, TooManyFilesSent):
+        return detail(400, "The request has too many files.")
+    return detail(400, "The request is malformed.")
 
 
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:

@@ -5,11 +5,16 @@ asgiref's thread-sensitive executor: a request waiting inside its view then hold
 thread that other requests' async ORM calls need, and their streams stall.
 """
 
+import logging
 from urllib.parse import urlsplit
 
 from asgiref.sync import markcoroutinefunction, sync_to_async
+from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponseBase
+from django.utils.deprecation import MiddlewareMixin
 from whitenoise.middleware import WhiteNoiseMiddleware
+
+logger = logging.getLogger(__name__)
 
 
 class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
@@ -57,12 +62,13 @@ def content_security_policy() -> str:
 
     parts = urlsplit(app_settings.CDN_URL)
     cdn = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else ""
+    images = " ".join(app_settings.IMAGE_ORIGINS)
     directives = {
         "default-src": "'self'",
         "script-src": f"'self' {cdn}",
         # The widget and Django admin set inline style attributes.
         "style-src": f"'self' 'unsafe-inline' {cdn}",
-        "img-src": f"'self' data: blob: {cdn}",
+        "img-src": f"'self' data: blob: {cdn} {images}",
         "font-src": f"'self' data: {cdn}",
         "connect-src": f"'self' {cdn}",
         "frame-src": cdn or "'none'",
@@ -72,7 +78,21 @@ def content_security_policy() -> str:
         "form-action": "'self'",
         "frame-ancestors": "'none'",
     }
-    return "; ".join(f"{name} {value.strip()}" for name, value in directives.items())
+    return "; ".join(f"{name} {' '.join(value.split())}" for name, value in directives.items())
+
+
+class DatabaseUnavailableMiddleware(MiddlewareMixin):
+    """503 JSON with Retry-After when a view on an API path (`/api/token/`, `/chatkit/`)
+    fails because the database is unreachable: a client should retry, not report a crash.
+    Pages keep Django's 500 page (an outage there is the operator's to see)."""
+
+    def process_exception(self, request: HttpRequest, exception: Exception):
+        from chatsite.errors import unavailable, wants_json
+
+        if isinstance(exception, DatabaseError) and wants_json(request):
+            logger.error("Database unavailable for %s: %s", request.path, exception)
+            return unavailable()
+        return None
 
 
 class ProbeMiddleware:

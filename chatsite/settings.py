@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "rest_framework",
     "rest_framework_simplejwt.token_blacklist",
+    "axes",
     "accounts",
     "chat",
 ]
@@ -83,6 +84,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "chatsite.middleware.DatabaseUnavailableMiddleware",
+    # Last: turns a lockout flagged during authentication into accounts/throttle.py's answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "chatsite.urls"
@@ -188,6 +192,11 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes first: it refuses logins of a locked-out account or address (accounts/throttle.py).
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.HttpLoginThrottle",
+    "django.contrib.auth.backends.ModelBackend",
+]
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
@@ -258,6 +267,10 @@ SIMPLE_JWT = {
     "UPDATE_LAST_LOGIN": False,
     "ALGORITHM": "HS256",
     "SIGNING_KEY": os.environ.get("JWT_SIGNING_KEY", SECRET_KEY),
+    # A password change (or reset) voids every token issued before it (accounts/jwt.py,
+    # accounts/serializers.py); deactivation already does through the user rule.
+    "CHECK_REVOKE_TOKEN": True,
+    "TOKEN_REFRESH_SERIALIZER": "accounts.serializers.SiteTokenRefreshSerializer",
 }
 
 # JSON lines in production (one object per record; see chatsite/observability.py), plain
@@ -307,6 +320,15 @@ CORS_ALLOW_CREDENTIALS = False
 ACCOUNTS_SIGNUP_ENABLED = env_bool("ACCOUNTS_SIGNUP_ENABLED", True)
 # Lifetime of the access token the page exchanges its session for.
 ACCOUNTS_SESSION_TOKEN_MINUTES = int(os.environ.get("ACCOUNTS_SESSION_TOKEN_MINUTES", "5"))
+
+# Brute-force throttling (django-axes): failed logins per account and, separately, per
+# address, on the token API, the login page and the admin's.
+AXES_FAILURE_LIMIT = int(os.environ.get("ACCOUNTS_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("ACCOUNTS_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_CALLABLE = "accounts.throttle.lockout_response"
+AXES_VERBOSE = False
 
 # --- Chat -------------------------------------------------------------------------------
 OPENAI_API_KEY = os.environ.get("OPENAI_API_KEY", "")

@@ -5,6 +5,7 @@ from django.views.i18n import JavaScriptCatalog
 from chat.admin import back_office_urls
 from chatsite import views
 
+handler400 = "chatsite.errors.bad_request"
 handler404 = "chatsite.errors.page_not_found"
 handler500 = "chatsite.errors.server_error"
 

@@ -6,9 +6,11 @@ names, exactly like another worker behind the load balancer.
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -138,3 +140,69 @@ class PrivateRedis:
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             self.process.wait(timeout=10)
+
+
+class PrivatePostgres:
+    """A PostgreSQL cluster of the test's own (initdb + pg_ctl), trust auth, on a free port."""
+
+    def __init__(self, folder: Path) -> None:
+        # Not under `folder`: pytest's folders are private to root, the server's user
+        # (postgres, when the tests run as root) must reach its data directory.
+        self.data = Path(tempfile.mkdtemp(prefix="test-pg-")) / "pgdata"
+        self.port = free_port()
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/postgres"
+
+    def as_owner(self, args: tuple[str, ...]) -> list[str]:
+        """PostgreSQL refuses to run as root: run its tools as the postgres user then."""
+        if os.geteuid() != 0:
+            return list(args)
+        shutil.chown(self.data.parent, "postgres")
+        return ["runuser", "-u", "postgres", "--", *args]
+
+    def pg(self, *args: str) -> None:
+        subprocess.run(self.as_owner(args), check=True, capture_output=True, timeout=120)
+
+    def start(self) -> "PrivatePostgres":
+        if not self.data.exists():
+            self.pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust")
+        self.pg(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-w",
+            "-l",
+            str(self.data.parent / "pg.log"),
+            "-o",
+            f"-p {self.port} -k {self.data.parent} -c listen_addresses=127.0.0.1",
+            "start",
+        )
+        return self
+
+    def stop(self) -> None:
+        if self.data.exists():
+            subprocess.run(
+                self.as_owner(("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")),
+                capture_output=True,
+                timeout=60,
+            )
+
+    def remove(self) -> None:
+        """Stop the server and delete its files."""
+        self.stop()
+        shutil.rmtree(self.data.parent, ignore_errors=True)
+
+
+def wait_listening(port: int, timeout: float = 20.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on port {port} after {timeout:g} s")

@@ -116,3 +116,92 @@ def test_fuzzed_requests_never_fail_or_leak(alice_chat, bob, bob_chat, settings)
         ) == alice_items
 
     bob_sends()
+
+
+# --- uploads, the token API and the limits endpoint ---------------------------------------
+
+boundaries = st.text(
+    alphabet=st.characters(min_codepoint=33, max_codepoint=126), min_size=0, max_size=12
+)
+
+
+@st.composite
+def multipart_bodies(draw) -> tuple[str, bytes]:
+    """(Content-Type, body): multipart bodies, well formed or not, with odd names, headers
+    and boundaries, plus bodies that are not multipart at all."""
+    boundary = draw(boundaries)
+    declared = draw(st.one_of(st.just(boundary), boundaries))
+    parts = []
+    for _ in range(draw(st.integers(0, 4))):
+        name = draw(st.sampled_from(["file", "file", "x", ""]) | st.text(max_size=8))
+        filename = draw(st.none() | st.text(max_size=20))
+        disposition = f'form-data; name="{name}"' + (
+            f'; filename="{filename}"' if filename is not None else ""
+        )
+        headers = f"Content-Disposition: {disposition}\r\n"
+        headers += draw(st.sampled_from(["", "Content-Type: text/plain\r\n", "Content-Type: \r\n"]))
+        content = draw(st.binary(max_size=200))
+        parts.append(f"--{boundary}\r\n{headers}\r\n".encode(errors="replace") + content + b"\r\n")
+    ending = draw(st.sampled_from([f"--{boundary}--\r\n", "", f"--{boundary}"]))
+    body = b"".join(parts) + ending.encode(errors="replace")
+    content_type = draw(
+        st.sampled_from(
+            [
+                f"multipart/form-data; boundary={declared}",
+                "multipart/form-data",
+                "application/x-www-form-urlencoded",
+                "application/json",
+            ]
+        )
+    )
+    return content_type, draw(st.one_of(st.just(body), st.binary(max_size=300)))
+
+
+token_bodies = st.one_of(
+    st.fixed_dictionaries(
+        {}, optional={"username": json_values, "password": json_values, "refresh": json_values}
+    ),
+    json_values,
+).map(lambda body: json.dumps(body).encode()) | st.binary(max_size=200)
+
+
+async def send(method: str, path: str, body: bytes, content_type: str, headers: dict):
+    response = await AsyncClient().generic(
+        method, path, body, content_type=content_type, headers=headers
+    )
+    return response.status_code, response["Content-Type"], response.content
+
+
+def test_fuzzed_uploads_token_and_limits_requests_answer_json_never_5xx(alice, settings):
+    settings.AXES_ENABLED = False  # the fuzzer's failed logins must not lock the test out
+    headers = bearer(alice)
+
+    @given(
+        upload=multipart_bodies(),
+        token_body=token_bodies,
+        token_path=st.sampled_from(["/api/token/", "/api/token/refresh/"]),
+        authorization=st.one_of(
+            st.just(headers["Authorization"]),
+            st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=40),
+        ),
+    )
+    @hypothesis_settings(
+        max_examples=int(os.environ.get("FUZZ_EXAMPLES", "150")),
+        deadline=None,
+        suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+    )
+    def fuzzed(upload, token_body, token_path, authorization) -> None:
+        content_type, body = upload
+        answers = [
+            async_to_sync(send)("POST", "/chatkit/upload/", body, content_type, headers),
+            async_to_sync(send)("POST", token_path, token_body, "application/json", {}),
+            async_to_sync(send)(
+                "GET", "/chatkit/limits/", b"", "", {"Authorization": authorization}
+            ),
+        ]
+        for status, answer_type, content in answers:
+            assert status < 500, content
+            assert answer_type.startswith("application/json"), (status, content)
+            assert b"Traceback" not in content
+
+    fuzzed()

@@ -8,11 +8,15 @@ where the event loop runs each operation without interruption.
 """
 
 import asyncio
+import logging
 import time
 import weakref
 from typing import Any, Protocol
 
 from django.conf import settings
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
 
 # Takes a slot in a sorted set of holders scored by expiry: drop the expired, renew a
 # holder that is already in, refuse when full.
@@ -60,7 +64,10 @@ class RedisLeases:
     def __init__(self, url: str) -> None:
         from redis.asyncio import Redis
 
-        self.redis = Redis.from_url(url, decode_responses=True)
+        # Short timeouts: with Redis down, a request answers 503 at once instead of hanging.
+        self.redis = Redis.from_url(
+            url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+        )
         self.take_slot_script = self.redis.register_script(TAKE_SLOT)
         self.renew_script = self.redis.register_script(RENEW_IF_HOLDER)
         self.release_script = self.redis.register_script(RELEASE_IF_HOLDER)
@@ -88,6 +95,12 @@ class RedisLeases:
         return bool(taken)
 
     async def renew(self, thread_id: str, user_id: Any, holder: str, ttl: float) -> None:
+        try:
+            await self.renew_leases(thread_id, user_id, holder, ttl)
+        except (RedisError, OSError) as error:  # the next heartbeat tries again
+            logger.warning("Could not renew the leases of %s: %s", holder, error)
+
+    async def renew_leases(self, thread_id: str, user_id: Any, holder: str, ttl: float) -> None:
         expires = int((time.time() + ttl) * 1000)
         async with self.redis.pipeline(transaction=False) as pipe:
             # A script call is a coroutine even on a pipeline: awaiting it queues the command
@@ -100,8 +113,12 @@ class RedisLeases:
             await pipe.execute()
 
     async def release(self, thread_id: str, user_id: Any, holder: str) -> None:
-        await self.release_script(keys=[self.thread_key(thread_id)], args=[holder])
-        await self.redis.zrem(self.slots_key(user_id), holder)
+        """Free both leases; when Redis is unreachable they run out by themselves."""
+        try:
+            await self.release_script(keys=[self.thread_key(thread_id)], args=[holder])
+            await self.redis.zrem(self.slots_key(user_id), holder)
+        except (RedisError, OSError) as error:
+            logger.warning("Could not release the leases of %s: %s", holder, error)
 
     async def thread_holder(self, thread_id: str) -> str | None:
         return await self.redis.get(self.thread_key(thread_id))

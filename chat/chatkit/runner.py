@@ -26,6 +26,7 @@ from channels.layers import get_channel_layer
 from chatkit.server import StreamingResult
 from chatkit.types import ChatKitReq
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from chat import models
 from chat.chatkit import broadcast, recovery
@@ -100,8 +101,7 @@ class TurnRunner:
         publisher = None
         listener = None
         try:
-            if broadcast.spans_workers():
-                await broadcast.turn_log().begin(self.thread_id)
+            if broadcast.spans_workers() and await self.begin_log():
                 publisher = asyncio.create_task(self.publish_forever())
                 listener = asyncio.create_task(self.listen_for_stop())
             if self.thread_exists:
@@ -126,6 +126,18 @@ class TurnRunner:
             await self.emit(error_event("Something went wrong while answering. Please retry."))
         finally:
             await self.finish(publisher, listener)
+
+    async def begin_log(self) -> bool:
+        """Start the turn's log for other workers; False when Redis is unreachable and
+        CHAT_LIMITS_FAIL_OPEN lets the turn run anyway, for this worker's clients only."""
+        try:
+            await broadcast.turn_log().begin(self.thread_id)
+        except (RedisError, OSError):
+            if not app_settings.LIMITS_FAIL_OPEN:
+                raise
+            logger.warning("Turn %s not shared with other workers: Redis unavailable", self.turn_id)
+            return False
+        return True
 
     async def finish(self, publisher: asyncio.Task | None, listener: asyncio.Task | None) -> None:
         """Release and record the turn, then end its subscribers' streams: a client that

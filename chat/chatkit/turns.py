@@ -10,6 +10,7 @@ turn (`follow_turn`) on any worker; only `stop_turn` stops it.
 
 import asyncio
 import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable
@@ -17,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable
 from channels.layers import get_channel_layer
 from chatkit.server import NonStreamingResult
 from chatkit.types import ChatKitReq, is_streaming_req
+from redis.exceptions import RedisError
 
 from chat.chatkit import broadcast
 from chat.chatkit.leases import leases
@@ -27,10 +29,12 @@ from chat.chatkit.server import SiteChatKitServer, title_from
 from chat.chatkit.sse import sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
-from chat.errors import LimitExceeded, Restarting
-from chat.limits import check_message_rate, check_token_quota
+from chat.errors import LimitExceeded, Restarting, Unavailable
+from chat.limits import UserLimits, check_message_rate, check_token_quota, limits_for
 from chat.models import LimitRefusal
 from chatsite import db
+
+logger = logging.getLogger(__name__)
 
 # Requests that send the model a new message: rate-limited and counted against the quota.
 MESSAGE_TYPES = {"threads.create", "threads.add_user_message", "threads.retry_after_item"}
@@ -88,11 +92,15 @@ async def start_turn(
     """Take the user's stream slot and the thread's turn, then start the runner."""
     if not admission.open:
         raise Restarting()
+    limits = await limits_for(context.user_id)
+    quota = limits.daily_tokens
     if request.type in MESSAGE_TYPES:
-        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id))
-        await counted(LimitRefusal.Limit.RATE, context, check_message_rate(context.user_id))
+        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id, quota))
+        await counted(
+            LimitRefusal.Limit.RATE, context, check_message_rate(context.user_id, limits.rate)
+        )
     elif request.type in CONTINUATION_TYPES:
-        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id))
+        await counted(LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id, quota))
     thread_id = getattr(request.params, "thread_id", None)
     thread_exists = thread_id is not None
     if not thread_exists:
@@ -102,7 +110,21 @@ async def start_turn(
         context = dataclasses.replace(context, new_thread_id=thread_id, new_thread_title=title)
     log.thread_id = thread_id
     turn_id = f"turn_{uuid.uuid4().hex}"
-    await counted(None, context, take_leases(thread_id, context.user_id, turn_id))
+    try:
+        await counted(None, context, take_leases(thread_id, context.user_id, turn_id, limits))
+    except (RedisError, OSError) as error:
+        if not app_settings.LIMITS_FAIL_OPEN:
+            logger.error("Redis unavailable for the turn's leases: %s", error)
+            raise Unavailable() from error
+        logger.warning("Turn %s runs without leases, Redis unavailable: %s", turn_id, error)
+    if quota and request.type in MESSAGE_TYPES | CONTINUATION_TYPES:
+        try:  # again, now that the user's previous answer is counted
+            await counted(
+                LimitRefusal.Limit.TOKENS, context, check_token_quota(context.user_id, quota)
+            )
+        except LimitExceeded:
+            await leases().release(thread_id, context.user_id, turn_id)
+            raise
     runner = TurnRunner(
         server,
         request,
@@ -128,18 +150,32 @@ async def counted(limit: str | None, context: RequestContext, check: Awaitable) 
         raise
 
 
-async def take_leases(thread_id: str, user_id: object, turn_id: str) -> None:
+async def take_leases(
+    thread_id: str, user_id: object, turn_id: str, limits: UserLimits | None = None
+) -> None:
     """A stream slot at once (429 when all are taken), then the thread's turn, waiting up
     to CHAT_TURN_WAIT_SECONDS for the answer before it: messages to one thread are
-    answered one after the other."""
+    answered one after the other.
+
+    Under a daily token quota the user's answers take one slot, waiting for it like for
+    the thread's turn: the quota is checked again once the previous answer is counted,
+    so it is passed by one answer at most.
+    """
     ttl = app_settings.TURN_LEASE_SECONDS
-    limit = app_settings.MAX_CONCURRENT_STREAMS
+    limit = app_settings.MAX_CONCURRENT_STREAMS if limits is None else limits.max_streams
     store = leases()
-    if not await store.take_slot(user_id, turn_id, limit, ttl):
+    deadline = time.monotonic() + app_settings.TURN_WAIT_SECONDS
+    if limits is not None and limits.daily_tokens:
+        while not await store.take_slot(user_id, turn_id, 1, ttl):
+            if time.monotonic() > deadline:
+                refused = LimitExceeded("Your previous answer is still running. Please wait.", 5)
+                refused.limit = LimitRefusal.Limit.STREAMS
+                raise refused
+            await asyncio.sleep(0.05)
+    elif not await store.take_slot(user_id, turn_id, limit, ttl):
         refused = LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
         refused.limit = LimitRefusal.Limit.STREAMS
         raise refused
-    deadline = time.monotonic() + app_settings.TURN_WAIT_SECONDS
     while not await store.lock_thread(thread_id, turn_id, ttl):
         if time.monotonic() > deadline:
             await store.release(thread_id, user_id, turn_id)
@@ -170,9 +206,7 @@ async def stop_turn(thread_id: str) -> bool:
         return True
     if not (broadcast.spans_workers() and await leases().thread_holder(thread_id)):
         return False
-    await get_channel_layer().group_send(
-        broadcast.control_group(thread_id), {"type": "turn.stop"}
-    )
+    await get_channel_layer().group_send(broadcast.control_group(thread_id), {"type": "turn.stop"})
     deadline = time.monotonic() + STOP_WAIT_SECONDS
     while time.monotonic() < deadline:
         if not await leases().thread_holder(thread_id):

@@ -9,6 +9,7 @@ import json
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, TextIO
+from urllib.parse import quote
 
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -131,8 +132,26 @@ def fenced(text: str, info: str = "") -> str:
     return f"{fence}{info}\n{text}\n{fence}"
 
 
+# A link stays one autolink: no space, angle bracket or quote can end it early.
+LINK_SAFE = ":/?#[]@!$&'()*+,;=%-._~"
+
+# Characters that would make a title, a file name or a quoted line into markup: the ones
+# that open Markdown's links, images and code, and HTML's, which most renderers pass on.
+MARKDOWN_SPECIAL = set("\\`[]")
+HTML_ENTITIES = {"<": "&lt;", ">": "&gt;", "&": "&amp;"}
+
+
+def escape_inline(text: str) -> str:
+    """`text` shown as written by any Markdown renderer: no link, image, HTML or emphasis."""
+    return "".join(
+        HTML_ENTITIES.get(char) or (f"\\{char}" if char in MARKDOWN_SPECIAL else char)
+        for char in text
+    )
+
+
 def one_line(text: str) -> str:
-    return " ".join(text.split())
+    """User or model text on one line of the document, escaped (escape_inline)."""
+    return escape_inline(" ".join(text.split()))
 
 
 def blockquote(text: str) -> str:
@@ -143,26 +162,27 @@ def item_markdown(row: ThreadItem, feedback: list[dict[str, Any]]) -> str:
     view = describe_item(row.type, row.data, row.text)
     parts = [f"### {view.label} · {when(row.created_at)}"]
     if view.quoted_text:
-        parts.append(blockquote(view.quoted_text))
+        parts.append(blockquote("\n".join(map(escape_inline, view.quoted_text.splitlines()))))
     if view.tool:
-        status = f" ({view.tool.status})" if view.tool.status else ""
-        parts.append(f"`{view.tool.name}`{status}")
+        status = f" ({one_line(view.tool.status)})" if view.tool.status else ""
+        name = view.tool.name.replace("`", "")  # a code span: nothing inside it is markup
+        parts.append(f"`{name}`{status}")
         parts.append(fenced(view.tool.arguments, "json"))
         if view.tool.output:
             parts.append("Output:\n\n" + fenced(view.tool.output))
-    if view.text:
-        parts.append(view.text)
+    if view.text:  # fenced: what a user or the model wrote is never markup in the export
+        parts.append(fenced(view.text, "text"))
     for task in view.tasks:
-        content = f": {task.content}" if task.content else ""
+        content = f": {one_line(task.content)}" if task.content else ""
         parts.append(f"- **{one_line(task.title)}**{content}")
     if view.link:
-        parts.append(f"<{view.link}>")
+        parts.append(f"<{quote(view.link, safe=LINK_SAFE)}>")
     parts += widget_and_sources_markdown(view)
     for attachment in view.attachments:
         mime = f" ({attachment.mime_type})" if attachment.mime_type else ""
         parts.append(f"Attachment: [{one_line(attachment.name)}]({attachment.url}){mime}")
     for entry in feedback:
-        parts.append(f"_Feedback: {entry['kind']} from {entry['user']}_")
+        parts.append(f"_Feedback: {entry['kind']} from {one_line(str(entry['user']))}_")
     return "\n\n".join(parts) + "\n\n"
 
 
@@ -183,11 +203,11 @@ def widget_and_sources_markdown(view: ItemView) -> list[str]:
 def thread_markdown_chunks(thread: Thread) -> Iterator[str]:
     """One thread as Markdown; internal items and end-of-turn markers are left out."""
     owner = thread.owner
-    email = f" <{owner.email}>" if owner.email else ""
+    email = f" &lt;{one_line(owner.email)}&gt;" if owner.email else ""
     yield (
         f"## {one_line(thread.title) or '(untitled)'}\n\n"
         f"- Thread: `{thread.id}`\n"
-        f"- Owner: {owner.get_username()}{email}\n"
+        f"- Owner: {one_line(owner.get_username())}{email}\n"
         f"- Started: {when(thread.created_at)}\n"
         f"- Last activity: {when(thread.updated_at)}\n"
         f"- Tokens: {thread.input_tokens} in, {thread.output_tokens} out\n\n"

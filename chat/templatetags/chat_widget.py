@@ -218,6 +218,11 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
         "titleMaxLength": Thread._meta.get_field("title").max_length,
         # Thread items the built-in client does not show.
         "hiddenItemTypes": sorted(HIDDEN_ITEM_TYPES),
+        # Origins Markdown images may load from besides this site (CHAT_IMAGE_ORIGINS);
+        # static/chat/builtin/markdown.js drops any other image.
+        "imageOrigins": list(app_settings.IMAGE_ORIGINS),
+        # The user's limits and what is left of them (GET, Bearer): chat/limits.py.
+        "limitsUrl": reverse("chatkit-limits"),
         # @-mention search and previews (static/chat/client-tools.js); null when off.
         "entityUrls": entity_urls(),
         "chatkit": chatkit_options(request),

@@ -6,10 +6,15 @@
 // text in spans) and get a language label and a copy button; math ($…$, $$…$$, \(…\),
 // \[…\]) is typeset by KaTeX, loaded only when an answer has math. Until KaTeX is there,
 // or if it cannot load, the TeX source is shown as it is, marked as math.
+//
+// Images load only from this site, data:/blob: URLs and the origins in CHAT_IMAGE_ORIGINS
+// (the page config's `imageOrigins`): any other image (a tracking pixel a prompt
+// injection asked for) is replaced by its alt text.
 
 import DOMPurify from "../vendor/dompurify-3.4.18/purify.es.mjs";
 import hljs from "../vendor/highlight.js-11.12.0/highlight.min.js";
 import { Marked } from "../vendor/marked-18.2.1/marked.esm.js";
+import { readChatConfig } from "../config.js";
 import { copyButton } from "./copy.js";
 import { gettext } from "./i18n.js";
 
@@ -74,7 +79,7 @@ purifier.addHook("afterSanitizeAttributes", (node) => {
 const PURIFY_OPTIONS = {
   USE_PROFILES: { html: true },
   FORBID_TAGS: ["style", "form", "input", "button", "textarea", "select", "iframe"],
-  FORBID_ATTR: ["style", "id"],
+  FORBID_ATTR: ["style", "id", "srcset"],
   ADD_ATTR: ["target"],
   RETURN_DOM_FRAGMENT: true,
 };
@@ -87,12 +92,37 @@ purifier.addHook("uponSanitizeAttribute", (node, data) => {
   }
 });
 
+/** Whether an image may load from `src`: this site, data:/blob:, or an allowed origin. */
+export function imageAllowed(src, allowedOrigins = imageOrigins()) {
+  let url;
+  try {
+    url = new URL(src, window.location.href);
+  } catch {
+    return false;
+  }
+  if (url.protocol === "data:" || url.protocol === "blob:") {
+    return true;
+  }
+  return url.origin === window.location.origin || allowedOrigins.includes(url.origin);
+}
+
+function imageOrigins() {
+  const origins = readChatConfig()?.imageOrigins;
+  return Array.isArray(origins) ? origins : [];
+}
+
 /** `text` (Markdown) as a sanitised DocumentFragment, code highlighted, math marked. */
 export function renderMarkdown(text) {
   const html = markdown.parse(String(text ?? ""));
   const fragment = purifier.sanitize(html, PURIFY_OPTIONS);
   fragment.querySelectorAll("pre[data-lang]").forEach(decorateCode);
   typeset(fragment);
+  const allowed = imageOrigins();
+  for (const image of fragment.querySelectorAll("img")) {
+    if (!imageAllowed(image.getAttribute("src") ?? "", allowed)) {
+      image.replaceWith(document.createTextNode(image.getAttribute("alt") ?? ""));
+    }
+  }
   return fragment;
 }
 
