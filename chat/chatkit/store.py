@@ -157,6 +157,10 @@ def ordering(order: str) -> list[str]:
     return [f"{prefix}{name}" for name in KEYSET]
 
 
+# The columns `thread_metadata` reads.
+THREAD_FIELDS = ("id", "title", "created_at", "status", "metadata", "allowed_image_domains")
+
+
 def thread_metadata(row: models.Thread) -> ThreadMetadata:
     return ThreadMetadata(
         id=row.id,
@@ -300,29 +304,28 @@ class DjangoStore(Store[RequestContext]):
         self, thread_id: str, limit: int, context: RequestContext
     ) -> ThreadMetadata | None:
         """The thread and its newest `limit` items in one query (each item row joined with
-        its thread's), remembered as `load_thread_items` would; None when the query finds
-        no item (an empty thread, or not the user's: the thread alone is read then)."""
+        its thread's columns), remembered as `load_thread_items` would; None when the query
+        finds no item (an empty thread, or not the user's: the thread alone is read then)."""
         running = models.Turn.objects.filter(
             thread_id=OuterRef("thread_id"), state=models.Turn.State.RUNNING
         )
         rows = list(
-            self.items(thread_id, context)
-            .select_related("thread")
-            .defer("data", "text", "page")
-            .annotate(data_text=Cast("data", TextField()), turn_left_running=Exists(running))
+            item_rows(self.items(thread_id, context))
+            .annotate(turn_left_running=Exists(running))
+            .values_list("created_at", "data_text", "turn_left_running",
+                         *(f"thread__{name}" for name in THREAD_FIELDS))
             .order_by(*ordering("desc"))[: limit + 1]
         )
         if not rows:
             return None
-        context.memo.turn_left_running[thread_id] = rows[0].turn_left_running
+        context.memo.turn_left_running[thread_id] = rows[0][2]
         data = [
-            with_fresh_urls(
-                thread_item_from(row.created_at, row.data_text), context.user_id, context.base_url
-            )
+            with_fresh_urls(thread_item_from(*row[:2]), context.user_id, context.base_url)
             for row in rows[:limit]
         ]
         context.memo.newest_items[thread_id] = (limit, data, len(rows) > limit)
-        return thread_metadata(rows[0].thread)
+        thread = dict(zip(THREAD_FIELDS, rows[0][3:], strict=True))
+        return thread_metadata(models.Thread(**thread))
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
@@ -418,6 +421,18 @@ class DjangoStore(Store[RequestContext]):
         if newest:
             context.memo.newest_items[thread_id] = (limit, data, has_more)
         return page_of(data, has_more)
+
+    async def newest_items_to_read(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> list[ThreadItem]:
+        """The thread's newest `limit` items, newest first, for a caller that only reads
+        them (a turn's history, turned into the model's input): the items this request
+        remembers are handed over as they are, not copied (`load_thread_items` copies
+        them, since the SDK changes what it loads)."""
+        known = context.memo.newest_items.get(thread_id)
+        if known is not None and limit <= known[0]:
+            return known[1][:limit]
+        return (await self.load_thread_items(thread_id, None, limit, "desc", context)).data
 
     def load_thread_item_rows(
         self, thread_id: str, after: str | None, limit: int, order: str,
