@@ -40,7 +40,8 @@ def make_threads(owner, count: int) -> None:
 
 
 def make_items(thread: Thread, count: int) -> None:
-    now = timezone.now()
+    # In the past, as stored messages are: a new message sorts after them.
+    now = timezone.now() - timedelta(minutes=1)
     ThreadItem.objects.bulk_create(
         ThreadItem(
             thread=thread,
