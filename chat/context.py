@@ -60,6 +60,9 @@ class RequestMemo:
     newest_items: dict[str, tuple[int, list, bool]] = field(default_factory=dict)
     # Threads that had a turn recorded as running when loaded (chat/chatkit/recovery.py).
     turn_left_running: dict[str, bool] = field(default_factory=dict)
+    # How many of a thread's newest items to read in the same query as the thread: a new
+    # message's turn reads them next, as its history (0: the thread alone).
+    items_with_thread: int = 0
 
 
 @dataclass(frozen=True)

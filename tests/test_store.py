@@ -877,3 +877,60 @@ async def test_nul_characters_from_the_model_are_dropped_not_fatal(alice):
     loaded = await store.load_item("thr_nul", "msg_nul", context)
     assert loaded.content[0].text == "ab"
     assert (await models.ThreadItem.objects.aget(item_id="msg_nul")).text == "ab"
+
+
+# --- the thread read with its newest items (a new message's turn) ------------------------
+
+
+def history_context(user, limit: int) -> RequestContext:
+    context = as_user(user)
+    context.memo.items_with_thread = limit
+    return context
+
+
+async def newest_ids(thread_id: str, limit: int, context: RequestContext) -> list[str]:
+    page = await store.load_thread_items(thread_id, None, limit, "desc", context)
+    return [item.id for item in page.data] + (["<more>"] if page.has_more else [])
+
+
+async def test_history_read_with_the_thread_matches_a_fresh_read_after_adding(alice):
+    await new_thread(alice)
+    for n, (item_id, _) in enumerate(PAGINATION_ROWS):
+        await store.add_thread_item(
+            "thr_1", user_message(item_id, "thr_1", created_at=T0 + n * SECOND), as_user(alice)
+        )
+    context = history_context(alice, 4)
+    await store.load_thread("thr_1", context)
+    new = user_message("new", "thr_1", "the new \x00message", created_at=T0 + 60 * SECOND)
+
+    with queries_on_every_thread() as queries:
+        await store.add_thread_item("thr_1", new, context)
+        remembered = await store.load_thread_items("thr_1", None, 4, "desc", context)
+
+    fresh = await store.load_thread_items("thr_1", None, 4, "desc", as_user(alice))
+    assert len(queries) == 1  # the insert: the history is not read again
+    assert remembered == fresh
+    assert [item.id for item in remembered.data] == ["new", "d", "c", "f"]
+    assert remembered.data[0].content[0].text == "the new message"
+
+
+async def test_an_item_older_than_the_remembered_ones_makes_the_history_read_again(alice):
+    await new_thread(alice)
+    await store.add_thread_item("thr_1", user_message("m2", "thr_1", created_at=T0), as_user(alice))
+    context = history_context(alice, 10)
+    await store.load_thread("thr_1", context)
+
+    older = user_message("m1", "thr_1", created_at=T0 - SECOND)
+    await store.add_thread_item("thr_1", older, context)
+
+    assert await newest_ids("thr_1", 10, context) == ["m2", "m1"]
+
+
+async def test_a_thread_read_with_its_items_is_still_only_the_owners(alice, bob):
+    await new_thread(alice)
+    await store.add_thread_item("thr_1", user_message("m1", "thr_1"), as_user(alice))
+
+    with pytest.raises(NotFoundError):
+        await store.load_thread("thr_1", history_context(bob, 10))
+    empty = await new_thread(alice, "thr_2", title="empty")
+    assert (await store.load_thread("thr_2", history_context(alice, 10))).title == empty.title

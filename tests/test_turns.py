@@ -9,6 +9,7 @@ import pytest
 from django.test import AsyncClient
 from django.utils import timezone
 
+from chat.assistant.converter import SiteItemConverter
 from chat.chatkit import recovery
 from chat.chatkit.runner import RUNNERS
 from chat.models import Thread, ThreadItem, Turn
@@ -217,6 +218,35 @@ async def test_a_lost_workers_turn_is_closed_as_interrupted_and_the_thread_goes_
     assert await recovery.close_lost_turns() == 0  # closed once
     answer = await alice_chat.send(thread_id, "after the crash")
     assert answer[-1]["type"] != "error"
+
+
+async def test_the_next_message_closes_a_turn_left_running_and_the_model_reads_the_note(
+    alice, alice_chat, monkeypatch
+):
+    thread_id, _ = await alice_chat.create_thread("before the crash")
+    await wait_until(lambda: finished_turn(thread_id))
+    now = timezone.now()
+    await Turn.objects.acreate(
+        id="turn_lost", thread_id=thread_id, kind="threads.add_user_message",
+        worker="gone:1", started_at=now - timedelta(seconds=30),
+        lease_expires_at=now - timedelta(seconds=1),
+    )
+    given = []
+    to_agent_input = SiteItemConverter.to_agent_input
+
+    async def recorded(self, items):
+        given.append(list(items))
+        return await to_agent_input(self, items)
+
+    monkeypatch.setattr(SiteItemConverter, "to_agent_input", recorded)
+
+    answer = await alice_chat.send(thread_id, "after the crash")
+
+    assert answer[-1]["type"] != "error"
+    history = given[0]
+    kinds = [item.type for item in history]
+    assert kinds[-2:] == ["sdk_hidden_context", "user_message"]
+    assert "interrupted" in history[-2].content
 
 
 async def test_turns_are_recorded_with_their_usage(alice, alice_chat):

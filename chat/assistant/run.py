@@ -102,26 +102,6 @@ class ModelSilent(Exception):
     """The model sent nothing for CHAT_MODEL_TIMEOUT seconds."""
 
 
-async def cut_off_when_silent(
-    events: AsyncIterator[ThreadStreamEvent], seconds: float
-) -> AsyncIterator[ThreadStreamEvent]:
-    """Relay `events`, giving up when the next one takes longer than `seconds`.
-
-    Only the wait for the next event is timed, never the consumer's work between events,
-    so a long answer that keeps streaming is never cut off.
-    """
-    iterator = aiter(events)
-    while True:
-        try:
-            async with asyncio.timeout(seconds):
-                event = await anext(iterator)
-        except StopAsyncIteration:
-            return
-        except TimeoutError as error:
-            raise ModelSilent from error
-        yield event
-
-
 # How long a stopped run may take to wind down its stream after `result.cancel()`.
 WIND_DOWN_SECONDS = 5.0
 
@@ -138,21 +118,46 @@ class Pump:
     one on the queue waits forever ("Task was destroyed but it is pending!"), both logged
     as errors on every stopped answer. Ended the way the Agents SDK asks instead (cancel the
     run, keep consuming until the stream ends: `wind_down`), the merge stops cleanly.
+
+    With `silence_seconds`, a stream that yields nothing for that long ends the reader's
+    iteration with `ModelSilent` (after the items it did yield). One timer watches the
+    whole stream, checking when it fires whether an item came meanwhile: a timeout per item
+    would cost a timer and a context manager on every event of every answer. Only the
+    stream's silence counts, never the reader's work between items.
     """
 
-    def __init__(self, stream: AsyncIterator[Any]) -> None:
+    def __init__(self, stream: AsyncIterator[Any], silence_seconds: float | None = None) -> None:
         self.queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        self.loop = asyncio.get_running_loop()
+        self.last_item_at = self.loop.time()
+        self.silence_seconds = silence_seconds
+        self.watchdog: asyncio.TimerHandle | None = None
+        if silence_seconds:
+            self.watchdog = self.loop.call_at(self.last_item_at + silence_seconds, self.watch)
         self.task = asyncio.create_task(self.run(stream))
 
     async def run(self, stream: AsyncIterator[Any]) -> None:
         end: tuple[str, Any] = ("end", None)
         try:
             async for item in stream:
+                self.last_item_at = self.loop.time()
                 self.queue.put_nowait(("item", item))
         except Exception as error:  # raised in the reader, where it is handled
             end = ("error", error)
         finally:
+            if self.watchdog is not None:
+                self.watchdog.cancel()
             self.queue.put_nowait(end)
+
+    def watch(self) -> None:
+        """The watchdog's round: the stream was silent too long, or look again later."""
+        if self.task.done():
+            return
+        due = self.last_item_at + self.silence_seconds
+        if self.loop.time() >= due:
+            self.queue.put_nowait(("silent", None))
+        else:
+            self.watchdog = self.loop.call_at(due, self.watch)
 
     async def items(self) -> AsyncIterator[Any]:
         while True:
@@ -161,11 +166,15 @@ class Pump:
                 return
             if kind == "error":
                 raise value
+            if kind == "silent":
+                raise ModelSilent()
             yield value
 
     async def wind_down(self, timeout: float) -> None:
         """Wait for the stream to end by itself (what it still yields is dropped); cancel it
         only if it does not within `timeout` seconds."""
+        if self.watchdog is not None:
+            self.watchdog.cancel()
         if not self.task.done():
             await asyncio.wait({self.task}, timeout=timeout)
         if not self.task.done():
@@ -256,11 +265,9 @@ class AgentRun:
                 run_config=RunConfig(tracing_disabled=True),
             )
             timeout = app_settings.MODEL_TIMEOUT
-            pump = Pump(stream_agent_response(self.agent_context, result))
+            pump = Pump(stream_agent_response(self.agent_context, result), timeout)
             try:
-                async for event in with_store_item_ids(
-                    cut_off_when_silent(pump.items(), timeout), self.new_item_id
-                ):
+                async for event in with_store_item_ids(pump.items(), self.new_item_id):
                     yield self.agent_context.store.done_as_replaced(event)
             except ModelSilent as error:
                 logger.warning("Model silent for %ss in thread %s", timeout, thread_id)

@@ -246,7 +246,9 @@ class TurnRunner:
         # worker must come first.
         # (Known not to be needed when loading the thread found no turn running.)
         if self.context.memo.turn_left_running.get(self.thread_id, True):
-            await recovery.close_turns_left_in(self.thread_id, self.turn_id)
+            if await recovery.close_turns_left_in(self.thread_id, self.turn_id):
+                # Its note joined the thread: the history read with it is out of date.
+                self.server.store.items_changed(self.thread_id, self.context)
         now = timezone.now()
         await db.run(
             models.Turn.objects.create,

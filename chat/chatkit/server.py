@@ -151,10 +151,10 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
 
     async def history(self, thread: ThreadMetadata, context: RequestContext) -> list:
         """The thread's most recent items (the new message included), oldest first."""
-        page = await self.store.load_thread_items(
-            thread.id, None, app_settings.HISTORY_ITEMS, "desc", context
+        items = await self.store.newest_items_to_read(
+            thread.id, app_settings.HISTORY_ITEMS, context
         )
-        return await self.converter.to_agent_input(list(reversed(page.data)))
+        return await self.converter.to_agent_input(list(reversed(items)))
 
     async def add_feedback(
         self,

@@ -35,29 +35,42 @@ async def sse_stream(
     "complete", "error" or "cancelled".
     """
     queue: asyncio.Queue[object] = asyncio.Queue()
+    loop = asyncio.get_running_loop()
+    last_put = loop.time()
+
+    def put(chunk: object) -> None:
+        nonlocal last_put
+        last_put = loop.time()
+        queue.put_nowait(chunk)
 
     async def produce() -> None:
         try:
             async for chunk in events:
-                queue.put_nowait(chunk)
+                put(chunk)
         except Exception as error:
-            queue.put_nowait(error)
+            put(error)
         else:
-            queue.put_nowait(_END)
+            put(_END)
+
+    # One timer for the stream's silences, not one per event: when it fires, it sends a
+    # keepalive if nothing was queued for `keepalive_seconds`, and looks again then.
+    def keep_alive() -> None:
+        nonlocal watchdog
+        due = last_put + keepalive_seconds
+        if loop.time() >= due:
+            put(KEEPALIVE)
+            due = last_put + keepalive_seconds
+        watchdog = loop.call_at(due, keep_alive)
 
     producer = asyncio.create_task(produce())
+    watchdog = loop.call_at(last_put + keepalive_seconds, keep_alive)
     outcome = "cancelled"
     try:
         while True:
-            try:
-                # Not `asyncio.wait_for`: on Python 3.11 it returns the result instead of
-                # raising when the cancel arrives as the item does, and the stream would
-                # run on after the client left. Queue.get never loses a cancel.
-                async with asyncio.timeout(keepalive_seconds):
-                    chunk = await queue.get()
-            except TimeoutError:
-                yield KEEPALIVE
-                continue
+            # Queue.get never loses a cancel (on Python 3.11, `asyncio.wait_for` can
+            # return the item instead of raising, and the stream would run on after the
+            # client left).
+            chunk = await queue.get()
             if chunk is _END:
                 outcome = "complete"
                 return
@@ -68,6 +81,7 @@ async def sse_stream(
                 return
             yield chunk
     finally:
+        watchdog.cancel()
         if not producer.done():
             producer.cancel()
             with contextlib.suppress(asyncio.CancelledError):

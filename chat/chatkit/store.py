@@ -51,6 +51,8 @@ thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 # The order of every page: `created_at`, ties broken by the primary key (for items, the
 # insertion order). Both tables have an index ending in these columns.
 KEYSET = ("created_at", "id")
+# A limit no page reaches: remembered items that are all of a thread's.
+EVERY_ITEM = 2**31
 
 
 def asked_from(item: ThreadItem, context: RequestContext) -> dict[str, Any]:
@@ -153,6 +155,10 @@ def page_of(data: list, has_more: bool) -> Page:
 def ordering(order: str) -> list[str]:
     prefix = "" if order == "asc" else "-"
     return [f"{prefix}{name}" for name in KEYSET]
+
+
+# The columns `thread_metadata` reads.
+THREAD_FIELDS = ("id", "title", "created_at", "status", "metadata", "allowed_image_domains")
 
 
 def thread_metadata(row: models.Thread) -> ThreadMetadata:
@@ -279,6 +285,10 @@ class DjangoStore(Store[RequestContext]):
     def load_thread_row(self, thread_id: str, context: RequestContext) -> ThreadMetadata:
         """The thread, noting whether a turn of it is still recorded as running: a new
         turn has to close such a turn first, and usually need not look."""
+        if context.memo.items_with_thread:
+            known = self.load_thread_with_items(thread_id, context.memo.items_with_thread, context)
+            if known is not None:
+                return known
         running = models.Turn.objects.filter(
             thread_id=OuterRef("pk"), state=models.Turn.State.RUNNING
         )
@@ -290,6 +300,33 @@ class DjangoStore(Store[RequestContext]):
         context.memo.turn_left_running[thread_id] = row.turn_left_running
         return thread_metadata(row)
 
+    def load_thread_with_items(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> ThreadMetadata | None:
+        """The thread and its newest `limit` items in one query (each item row joined with
+        its thread's columns), remembered as `load_thread_items` would; None when the query
+        finds no item (an empty thread, or not the user's: the thread alone is read then)."""
+        running = models.Turn.objects.filter(
+            thread_id=OuterRef("thread_id"), state=models.Turn.State.RUNNING
+        )
+        rows = list(
+            item_rows(self.items(thread_id, context))
+            .annotate(turn_left_running=Exists(running))
+            .values_list("created_at", "data_text", "turn_left_running",
+                         *(f"thread__{name}" for name in THREAD_FIELDS))
+            .order_by(*ordering("desc"))[: limit + 1]
+        )
+        if not rows:
+            return None
+        context.memo.turn_left_running[thread_id] = rows[0][2]
+        data = [
+            with_fresh_urls(thread_item_from(*row[:2]), context.user_id, context.base_url)
+            for row in rows[:limit]
+        ]
+        context.memo.newest_items[thread_id] = (limit, data, len(rows) > limit)
+        thread = dict(zip(THREAD_FIELDS, rows[0][3:], strict=True))
+        return thread_metadata(models.Thread(**thread))
+
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
         created = False
@@ -298,6 +335,8 @@ class DjangoStore(Store[RequestContext]):
             if created:
                 metadata.title = metadata.title or context.new_thread_title or None
                 context.memo.turn_left_running[thread.id] = False  # nothing to close
+                # All its items, none yet: its first turn's history need not be read.
+                context.memo.newest_items[thread.id] = (EVERY_ITEM, [], False)
             context.memo.threads[thread.id] = metadata
         await notify_user(
             context.user_id,
@@ -383,6 +422,18 @@ class DjangoStore(Store[RequestContext]):
             context.memo.newest_items[thread_id] = (limit, data, has_more)
         return page_of(data, has_more)
 
+    async def newest_items_to_read(
+        self, thread_id: str, limit: int, context: RequestContext
+    ) -> list[ThreadItem]:
+        """The thread's newest `limit` items, newest first, for a caller that only reads
+        them (a turn's history, turned into the model's input): the items this request
+        remembers are handed over as they are, not copied (`load_thread_items` copies
+        them, since the SDK changes what it loads)."""
+        known = context.memo.newest_items.get(thread_id)
+        if known is not None and limit <= known[0]:
+            return known[1][:limit]
+        return (await self.load_thread_items(thread_id, None, limit, "desc", context)).data
+
     def load_thread_item_rows(
         self, thread_id: str, after: str | None, limit: int, order: str,
         context: RequestContext,
@@ -407,14 +458,16 @@ class DjangoStore(Store[RequestContext]):
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
     ) -> None:
-        self.items_changed(thread_id, context)
-        await db.run(self.add_thread_item_row, thread_id, item, context)
+        known = context.memo.newest_items.pop(thread_id, None)
+        fields = await db.run(self.add_thread_item_row, thread_id, item, context)
+        if known is not None:
+            self.remember_added(thread_id, known, fields, context)
 
     def add_thread_item_row(
         self, thread_id: str, item: ThreadItem, context: RequestContext
-    ) -> None:
+    ) -> dict[str, Any]:
         """Insert the item; only a checkpoint of it (see checkpoints.py) may already exist,
-        and is replaced."""
+        and is replaced. Returns the stored fields."""
         self.prove_thread(thread_id, context)
         fields = {**item_fields(item), **asked_from(item, context)}
         try:
@@ -425,6 +478,29 @@ class DjangoStore(Store[RequestContext]):
             ).update(partial=False, **fields)
             if not replaced:
                 raise
+        return fields
+
+    @staticmethod
+    def remember_added(
+        thread_id: str, known: tuple[int, list, bool], fields: dict[str, Any],
+        context: RequestContext,
+    ) -> None:
+        """Put the newly stored item in front of the remembered newest items, as reading
+        them again would return it, so the turn's history is not read again. Only when it
+        sorts first (it is the newest row) and replaced no remembered item; otherwise the
+        items are forgotten and read when next needed."""
+        limit, data, has_more = known
+        item = with_fresh_urls(
+            thread_item_adapter.validate_python(
+                {**fields["data"], "created_at": fields["created_at"]}
+            ),
+            context.user_id,
+            context.base_url,
+        )
+        if data and (data[0].created_at > item.created_at or any(x.id == item.id for x in data)):
+            return
+        data = [item, *data]
+        context.memo.newest_items[thread_id] = (limit, data[:limit], has_more or len(data) > limit)
 
     async def save_checkpoint(
         self, thread_id: str, item: ThreadItem, context: RequestContext

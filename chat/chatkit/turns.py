@@ -68,6 +68,9 @@ async def run_request(
     Raises `ChatError` or `NotFoundError` for a request refused up front. A streamed turn
     writes the request's log line when it ends.
     """
+    if request.type == "threads.add_user_message":
+        # The turn's history comes with the thread the request is authorised by.
+        context.memo.items_with_thread = app_settings.HISTORY_ITEMS
     await authorize_request(request, server.store, context)
     if not is_streaming_req(request):
         return await server.process(request, context)
