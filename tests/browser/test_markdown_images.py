@@ -1,6 +1,10 @@
 """The built-in client's Markdown shows images only from allowed origins: a prompt
 injection cannot make the page fetch a tracking pixel from elsewhere (CHAT_IMAGE_ORIGINS)."""
 
+import pytest
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
 RENDER = """async (markdown) => {
     const { renderMarkdown, imageAllowed } = await import('/static/chat/builtin/markdown.js');
     const box = document.createElement('div');
