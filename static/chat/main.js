@@ -1,6 +1,7 @@
 // Entry point on every page: the theme toggle for everyone, and for logged-in users the
 // chat (launcher, panel, tokens, page context, Ask AI). Each job lives in its own module.
 
+import { createAllowance } from "./allowance.js";
 import { createChatFetch } from "./chat-fetch.js";
 import { chooseClient, loadClientScript } from "./choose-client.js";
 import { readChatConfig } from "./config.js";
@@ -43,9 +44,15 @@ function startChat(config) {
 
   let client = null;
   let live = null;
+  let allowance = null;
+  const allowanceElement = panelElement.querySelector("[data-chat-allowance]");
   const ensureClient = () => {
     // Live sync with the user's other tabs, once the chat is first opened on this page.
     live ??= config.liveUrl ? createLive({ url: config.liveUrl, tokens }) : null;
+    if (config.limitsUrl && allowanceElement) {
+      allowance ??= createAllowance({ url: config.limitsUrl, chatFetch, element: allowanceElement, live });
+      allowance.refresh();
+    }
     client ??= chooseClient({ config, scriptLoad, chatFetch, turns, live, theme, notice }).then((chosen) => {
       chosen.mount(body);
       return chosen;
