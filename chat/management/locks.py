@@ -29,17 +29,22 @@ def advisory_key(name: str) -> int:
 
 
 @contextmanager
-def advisory_lock(using: str, name: str) -> Iterator[None]:
+def advisory_lock(using: str, name: str, wait: bool = False) -> Iterator[None]:
     """A PostgreSQL session-level advisory lock: held by this connection across the
     batches' transactions, visible to every host using the database, and released by the
-    server if the process dies, so it never goes stale."""
+    server if the process dies, so it never goes stale. Without `wait`, AlreadyRunning
+    when another session holds it."""
     connection = connections[using]
     key = advisory_key(name)
     with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
-        acquired = cursor.fetchone()[0]
-    if not acquired:
-        raise AlreadyRunning(f"another {name} run is in progress (PostgreSQL advisory lock)")
+        if wait:
+            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
+        else:
+            cursor.execute("SELECT pg_try_advisory_lock(%s)", [key])
+            if not cursor.fetchone()[0]:
+                raise AlreadyRunning(
+                    f"another {name} run is in progress (PostgreSQL advisory lock)"
+                )
     try:
         yield
     finally:
@@ -63,13 +68,14 @@ def lock_file_path(using: str, name: str) -> Path:
 
 
 @contextmanager
-def file_lock(path: Path, name: str) -> Iterator[None]:
+def file_lock(path: Path, name: str, wait: bool = False) -> Iterator[None]:
     """An exclusive `flock` on a file: released by the kernel when the process exits, so
-    it never goes stale. The file itself stays; removing it would race with a waiter."""
+    it never goes stale. The file itself stays; removing it would race with a waiter.
+    Without `wait`, AlreadyRunning when another process holds it."""
     descriptor = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
         try:
-            fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(descriptor, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise AlreadyRunning(f"another {name} run is in progress (lock file {path})") from None
         os.ftruncate(descriptor, 0)
@@ -83,43 +89,15 @@ def file_lock(path: Path, name: str) -> Iterator[None]:
 
 
 @contextmanager
-def exclusive(name: str, using: str = "default") -> Iterator[None]:
+def exclusive(name: str, using: str = "default", wait: bool = False) -> Iterator[None]:
     """Run the block only if no other process is inside `exclusive(name)`; raise
-    AlreadyRunning otherwise. PostgreSQL: an advisory lock (works across hosts). SQLite:
-    a lock file beside the database (SQLite databases live on one host anyway)."""
+    AlreadyRunning otherwise, or with `wait` wait for it (for work every starter needs
+    done once, such as migrations: the later ones find nothing left to do). PostgreSQL: an
+    advisory lock (works across hosts). SQLite: a lock file beside the database (SQLite
+    databases live on one host anyway)."""
     if connections[using].vendor == "postgresql":
-        with advisory_lock(using, name):
+        with advisory_lock(using, name, wait):
             yield
     else:
-        with file_lock(lock_file_path(using, name), name):
+        with file_lock(lock_file_path(using, name), name, wait):
             yield
-
-
-@contextmanager
-def waiting_lock(name: str, using: str = "default") -> Iterator[None]:
-    """Like `exclusive`, but wait for the lock instead of refusing: for work that every
-    starter needs done once (migrations), where the later ones find nothing left to do.
-    Released by the server or the kernel if the process dies."""
-    connection = connections[using]
-    if connection.vendor == "postgresql":
-        key = advisory_key(name)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_advisory_lock(%s)", [key])
-        try:
-            yield
-        finally:
-            try:
-                with connection.cursor() as cursor:
-                    cursor.execute("SELECT pg_advisory_unlock(%s)", [key])
-            except DatabaseError:
-                logger.warning("Could not release the %s lock; the connection was lost", name)
-        return
-    descriptor = os.open(lock_file_path(using, name), os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(descriptor, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(descriptor, fcntl.LOCK_UN)
-    finally:
-        os.close(descriptor)

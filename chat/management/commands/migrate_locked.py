@@ -12,7 +12,7 @@ from typing import Any
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandParser
 
-from chat.management.locks import waiting_lock
+from chat.management.locks import exclusive
 
 
 class Command(BaseCommand):
@@ -25,7 +25,7 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         database = options["database"]
         self.stdout.write("Waiting for the migration lock...")
-        with waiting_lock("migrate", using=database):
+        with exclusive("migrate", using=database, wait=True):
             call_command(
                 "migrate",
                 database=database,
