@@ -17,6 +17,18 @@ from whitenoise.middleware import WhiteNoiseMiddleware
 logger = logging.getLogger(__name__)
 
 
+class AsyncMiddleware:
+    """A middleware that only runs async: Django calls it without a thread hop, so the
+    chain stays async from daphne to the async views."""
+
+    sync_capable = False
+    async_capable = True
+
+    def __init__(self, get_response) -> None:
+        self.get_response = get_response
+        markcoroutinefunction(self)
+
+
 class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
     """WhiteNoise's static files, with every other request passed straight on."""
 
@@ -36,19 +48,12 @@ class AsyncWhiteNoiseMiddleware(WhiteNoiseMiddleware):
         return await self.get_response(request)
 
 
-class ContentSecurityPolicyMiddleware:
+class ContentSecurityPolicyMiddleware(AsyncMiddleware):
     """A Content-Security-Policy for the site's pages: its own origin, plus the ChatKit CDN
     (the web component's script and its iframe), and nothing else external.
 
     Responses that set their own policy (attachment downloads) keep it.
     """
-
-    sync_capable = False
-    async_capable = True
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
         response = await self.get_response(request)
@@ -95,7 +100,7 @@ class DatabaseUnavailableMiddleware(MiddlewareMixin):
         return None
 
 
-class ProbeMiddleware:
+class ProbeMiddleware(AsyncMiddleware):
     """Answer `/healthz/`, `/readyz/` and `/metrics` before anything else looks at the
     request.
 
@@ -105,13 +110,6 @@ class ProbeMiddleware:
     come first in the chain. They reveal nothing but which dependency is down; the metrics
     need their token.
     """
-
-    sync_capable = False
-    async_capable = True
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
         from chatsite import observability, views

@@ -19,10 +19,11 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from asgiref.sync import markcoroutinefunction
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
+
+from chatsite.middleware import AsyncMiddleware
 
 request_logger = logging.getLogger("chatsite.requests")
 
@@ -94,15 +95,8 @@ async def counted_stream(content: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
         OPEN_STREAMS.dec()
 
 
-class RequestObservabilityMiddleware:
+class RequestObservabilityMiddleware(AsyncMiddleware):
     """One log line and the request metrics for every HTTP request (probes at DEBUG)."""
-
-    sync_capable = False
-    async_capable = True
-
-    def __init__(self, get_response) -> None:
-        self.get_response = get_response
-        markcoroutinefunction(self)
 
     async def __call__(self, request: HttpRequest) -> HttpResponseBase:
         started = time.monotonic()
