@@ -112,7 +112,7 @@ def test_delete_removes_mine_with_files_and_leaves_theirs(
         response = client.post("/my-data/delete/", {"confirm": "delete"}, follow=True)
 
     body = response.content.decode()
-    assert "Deleted. Threads: 2, items: 3, attachments: 1" in body
+    assert "Deleted: 2 conversations (3 messages and other items) and 1 attachment" in body
     assert not models.Thread.objects.filter(owner=alice).exists()
     assert not models.ThreadItem.objects.filter(thread__owner=alice).exists()
     assert not models.Attachment.objects.filter(owner=alice).exists()
