@@ -1,5 +1,9 @@
-"""The offline demo's start-screen prompts are shown and sent in the page's language, and
-the demo model reacts to them in French as it does in English."""
+"""What a French user sees in French: the pages added late (about, My data), and the
+offline demo's start-screen prompts, which are shown and sent in the page's language (the
+demo model reacts to them in French as it does in English)."""
+
+import json
+import re
 
 import pytest
 from django.utils import translation
@@ -53,3 +57,19 @@ def test_the_french_prompts_and_labels_are_french():
 def test_everyday_french_does_not_set_off_the_demos_tools(text):
     assert planned_tool_call(sent(text), TOOLS) is None
     assert not wants_sources(sent(text))
+
+
+@pytest.mark.django_db
+def test_the_pages_and_the_start_screen_are_in_french(client, alice):
+    client.force_login(alice)
+    home = client.get("/", headers={"accept-language": "fr"}).content.decode()
+    assert '<a href="/my-data/">Mes données</a>' in home
+    config = json.loads(
+        re.search(r'<script id="chat-config" type="application/json">(.*?)</script>', home, re.S)[1]
+    )
+    labels = [prompt["label"] for prompt in config["chatkit"]["startScreen"]["prompts"]]
+    assert "Changer le thème de la page" in labels and "Faisons la fête" in labels
+
+    about = client.get("/about/", headers={"accept-language": "fr"}).content.decode()
+    assert "L’assistant répond dans le panneau flottant" in about
+    assert "This site is" not in about
