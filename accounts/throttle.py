@@ -12,6 +12,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.utils.translation import ngettext
 from rest_framework_simplejwt.views import TokenObtainPairView
 
 from chatsite.errors import wants_json
@@ -24,10 +25,11 @@ def retry_after_seconds() -> int:
 
 def lockout_message(seconds: int) -> str:
     minutes = max(1, math.ceil(seconds / 60))
-    return (
-        "Too many failed login attempts. "
-        f"Please wait {minutes} minute{'s' if minutes != 1 else ''} and try again."
-    )
+    return ngettext(
+        "Too many failed login attempts. Please wait %(minutes)d minute and try again.",
+        "Too many failed login attempts. Please wait %(minutes)d minutes and try again.",
+        minutes,
+    ) % {"minutes": minutes}
 
 
 def lockout_response(

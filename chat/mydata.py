@@ -1,4 +1,4 @@
-""""My data": a logged-in user downloads all their conversations or deletes them.
+""" "My data": a logged-in user downloads all their conversations or deletes them.
 
 Both act on the requesting user's own threads only. The downloads stream (threads and
 items come from database iterators, chunks go out as they are made), so a long history
@@ -15,14 +15,16 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Sum
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.http import content_disposition_header
+from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.chatkit.broadcast import notify_user
 from chat.models import Attachment, Thread, ThreadItem
-from chat.retention.purge import Selection, human_bytes, purge, summary
+from chat.retention.purge import PurgeCounts, Selection, purge
 from chat.review.export import json_document, markdown_document
 
 FORMATS = {
@@ -31,8 +33,9 @@ FORMATS = {
 }
 # Text gathered per chunk sent: few enough round trips, little memory.
 CHUNK_CHARS = 64 * 1024
-# What the user types to confirm deleting everything.
-CONFIRMATION = "delete"
+# What the user types to confirm deleting everything: the word in the page's language (the
+# English word is accepted too, so a form posted in either language works).
+CONFIRMATION = pgettext_lazy("the word a user types to confirm deleting all their data", "delete")
 # Open tabs are told about this many of the deleted threads (the most recently active:
 # the ones a tab may have open); the others simply are gone on the next load.
 NOTIFIED_THREADS = 100
@@ -51,7 +54,7 @@ def holdings(user_id: object) -> dict[str, object]:
         "threads": Thread.objects.filter(owner_id=user_id).count(),
         "items": ThreadItem.objects.filter(thread__owner_id=user_id).count(),
         "attachments": attachments["n"],
-        "size": human_bytes(attachments["size"] or 0),
+        "size": attachments["size"] or 0,
     }
 
 
@@ -99,12 +102,36 @@ def my_data_export(request: HttpRequest, fmt: str) -> HttpResponse:
     )
 
 
+def confirmed(typed: str) -> bool:
+    """The user typed the confirmation word, in the page's language or in English."""
+    return typed.strip().lower() in {str(CONFIRMATION).lower(), "delete"}
+
+
+def deleted_message(counts: PurgeCounts) -> str:
+    """What was deleted, in the user's language (the purge command's summary is for
+    operators)."""
+    return gettext("Deleted: %(threads)s (%(items)s) and %(attachments)s (%(size)s).") % {
+        "threads": ngettext("%(n)d conversation", "%(n)d conversations", counts.threads)
+        % {"n": counts.threads},
+        "items": ngettext(
+            "%(n)d message or other item", "%(n)d messages and other items", counts.items
+        )
+        % {"n": counts.items},
+        "attachments": ngettext("%(n)d attachment", "%(n)d attachments", counts.attachments)
+        % {"n": counts.attachments},
+        "size": filesizeformat(counts.bytes),
+    }
+
+
 @login_required
 @require_POST
 def my_data_delete(request: HttpRequest) -> HttpResponse:
     """Delete all the user's conversations once they typed the confirmation word."""
-    if request.POST.get("confirm", "").strip().lower() != CONFIRMATION:
-        messages.error(request, f'Nothing deleted: type "{CONFIRMATION}" to confirm.')
+    if not confirmed(request.POST.get("confirm", "")):
+        messages.error(
+            request,
+            gettext("Nothing deleted: type “%(word)s” to confirm.") % {"word": CONFIRMATION},
+        )
     else:
         recent = list(
             Thread.objects.filter(owner_id=request.user.pk)
@@ -116,5 +143,5 @@ def my_data_delete(request: HttpRequest) -> HttpResponse:
             async_to_sync(notify_user)(
                 request.user.pk, {"type": "thread.deleted", "thread_id": thread_id}
             )
-        messages.success(request, f"Deleted. {summary(counts)}")
+        messages.success(request, deleted_message(counts))
     return HttpResponseRedirect(reverse("my-data"))

@@ -112,7 +112,7 @@ def test_delete_removes_mine_with_files_and_leaves_theirs(
         response = client.post("/my-data/delete/", {"confirm": "delete"}, follow=True)
 
     body = response.content.decode()
-    assert "Deleted. Threads: 2, items: 3, attachments: 1" in body
+    assert "Deleted: 2 conversations (3 messages and other items) and 1 attachment" in body
     assert not models.Thread.objects.filter(owner=alice).exists()
     assert not models.ThreadItem.objects.filter(thread__owner=alice).exists()
     assert not models.Attachment.objects.filter(owner=alice).exists()
@@ -150,3 +150,21 @@ def test_open_tabs_hear_that_the_conversations_are_gone(alice, bob, histories):
     assert async_to_sync(silent)(theirs), "bob's tabs hear nothing"
     async_to_sync(layer.group_discard)(user_group(alice.pk), mine)
     async_to_sync(layer.group_discard)(user_group(bob.pk), theirs)
+
+
+def test_the_page_and_its_messages_speak_french(alice, histories):
+    client = Client(headers={"accept-language": "fr"})
+    client.force_login(alice)
+    body = client.get("/my-data/").content.decode()
+    assert "Vous avez 2 conversations (3 messages et autres éléments) et 1 pièce jointe" in body
+    assert "Tapez <strong>supprimer</strong> pour confirmer :" in body
+
+    refused = client.post("/my-data/delete/", {"confirm": "delete it"}, follow=True)
+    assert "Rien n’a été supprimé : tapez « supprimer » pour confirmer." in refused.content.decode()
+    assert models.Thread.objects.filter(owner=alice).count() == 2
+
+    done = client.post("/my-data/delete/", {"confirm": "Supprimer"}, follow=True)
+    assert "Suppression effectuée : 2 conversations (3 messages et autres éléments)" in (
+        done.content.decode()
+    )
+    assert not models.Thread.objects.filter(owner=alice).exists()

@@ -1,5 +1,7 @@
 """Brute force: failed logins are throttled per account and per address (django-axes)."""
 
+from datetime import timedelta
+
 import pytest
 from django.test import Client
 
@@ -63,3 +65,21 @@ def test_the_login_forms_say_why_they_refuse(alice, path):
     assert response.status_code == 429
     assert response["Retry-After"]
     assert b"Too many failed login attempts" in response.content
+
+
+def test_a_french_browser_is_told_in_french(alice, settings):
+    settings.AXES_COOLOFF_TIME = timedelta(minutes=15)
+    client = Client(headers={"accept-language": "fr"})
+    for _ in range(3):
+        client.post(
+            "/accounts/login/", {"username": "alice", "password": "wrong"}, REMOTE_ADDR="10.0.5.1"
+        )
+
+    response = client.post(
+        "/accounts/login/", {"username": "alice", "password": PASSWORD}, REMOTE_ADDR="10.0.5.1"
+    )
+
+    body = response.content.decode()
+    assert response.status_code == 429
+    assert "<h1>Trop de tentatives de connexion</h1>" in body
+    assert "Veuillez patienter 15 minutes et réessayer." in body

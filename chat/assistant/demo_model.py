@@ -181,6 +181,11 @@ SEARCH_REQUEST = re.compile(r"search (?:my|our) (?:conversations|chats|history) 
 TIME_QUESTION = re.compile(r"\b(what time|time is it|current time|what day|today's date)\b", re.I)
 JSON_OBJECT = re.compile(r"\{.*\}", re.S)
 THEME_REQUEST = re.compile(r"\b(?:switch|change|go) to (dark|light) (?:mode|theme)\b", re.I)
+# The same in French (the start screen's prompts are sent in the page's language).
+THEME_REQUEST_FR = re.compile(
+    r"\b(?:passe|bascule) (?:en|au) (?:mode|thème) (sombre|clair)\b", re.I
+)
+FRENCH_THEMES = {"sombre": "dark", "clair": "light"}
 # Phrases that make the demo call one of its tools (chat/assistant/demo_tools.py).
 # Specific on purpose: everyday messages must not set them off.
 DEMO_PHRASES = [
@@ -188,9 +193,13 @@ DEMO_PHRASES = [
     (re.compile(r"\blet'?s celebrate\b", re.I), "celebrate"),
     (re.compile(r"\brun a long task\b", re.I), "long_task"),
     (re.compile(r"\bask me a question\b", re.I), "ask_preferences"),
+    (re.compile(r"\bmontre-moi un widget\b", re.I), "show_demo_widget"),
+    (re.compile(r"\bfaisons la fête\b", re.I), "celebrate"),
+    (re.compile(r"\blance une tâche longue\b", re.I), "long_task"),
+    (re.compile(r"\bpose-moi une question\b", re.I), "ask_preferences"),
 ]
 # The phrase that makes the demo cite a source (URL annotations on its answer).
-SOURCE_REQUEST = re.compile(r"\bcite (?:a|your) sources?\b", re.I)
+SOURCE_REQUEST = re.compile(r"\bcite (?:a|your|une|tes|vos) sources?\b", re.I)
 DEMO_SOURCE = {"url": "https://docs.djangoproject.com/", "title": "Django documentation"}
 
 
@@ -247,6 +256,9 @@ def planned_tool_call(
     theme = THEME_REQUEST.search(text)
     if theme and "switch_theme" in tool_names:
         return "switch_theme", {"theme": theme.group(1).lower()}
+    theme = THEME_REQUEST_FR.search(text)
+    if theme and "switch_theme" in tool_names:
+        return "switch_theme", {"theme": FRENCH_THEMES[theme.group(1).lower()]}
     for phrase, name in DEMO_PHRASES:
         if name in tool_names and phrase.search(text):
             return name, {}

@@ -15,7 +15,7 @@ from django.http import HttpRequest
 from django.middleware.csrf import get_token
 from django.shortcuts import resolve_url
 from django.urls import reverse
-from django.utils.translation import get_language, gettext, gettext_noop
+from django.utils.translation import get_language, gettext, gettext_lazy, gettext_noop
 
 from chat.assistant import dictation, entities
 from chat.assistant.choices import composer_models, composer_tools
@@ -93,15 +93,45 @@ def chatkit_options(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-# What the offline demo can show (chat/assistant/demo_model.py reacts to these phrases).
+# What the offline demo can show (chat/assistant/demo_model.py reacts to these phrases, in
+# English and in French): labels and prompts are shown and sent in the page's language.
 DEMO_PROMPTS = [
-    {"label": "Show me a widget", "prompt": "Show me a widget", "icon": "sparkle"},
-    {"label": "Change the page's theme", "prompt": "Switch to dark mode", "icon": "lightbulb"},
-    {"label": "Let's celebrate", "prompt": "Let's celebrate!", "icon": "confetti"},
-    {"label": "Run a long task", "prompt": "Run a long task", "icon": "bolt"},
-    {"label": "Cite a source", "prompt": "Cite a source about Django", "icon": "book-open"},
-    {"label": "Ask me a question", "prompt": "Ask me a question", "icon": "circle-question"},
+    {
+        "label": gettext_lazy("Show me a widget"),
+        "prompt": gettext_lazy("Show me a widget"),
+        "icon": "sparkle",
+    },
+    {
+        "label": gettext_lazy("Change the page's theme"),
+        "prompt": gettext_lazy("Switch to dark mode"),
+        "icon": "lightbulb",
+    },
+    {
+        "label": gettext_lazy("Let's celebrate"),
+        "prompt": gettext_lazy("Let's celebrate!"),
+        "icon": "confetti",
+    },
+    {
+        "label": gettext_lazy("Run a long task"),
+        "prompt": gettext_lazy("Run a long task"),
+        "icon": "bolt",
+    },
+    {
+        "label": gettext_lazy("Cite a source"),
+        "prompt": gettext_lazy("Cite a source about Django"),
+        "icon": "book-open",
+    },
+    {
+        "label": gettext_lazy("Ask me a question"),
+        "prompt": gettext_lazy("Ask me a question"),
+        "icon": "circle-question",
+    },
 ]
+
+
+def demo_prompts() -> list[dict[str, str]]:
+    """DEMO_PROMPTS in the current language, as plain strings for the JSON options."""
+    return [{key: str(value) for key, value in prompt.items()} for prompt in DEMO_PROMPTS]
 
 
 def offline_demo() -> bool:
@@ -114,7 +144,7 @@ def start_screen_prompts() -> list[dict[str, str]]:
     prompts too, so the start screen shows off what the demo can do."""
     prompts = start_prompts()
     if offline_demo() and app_settings.raw("PROMPTS") is SETTINGS["PROMPTS"].default:
-        prompts += DEMO_PROMPTS
+        prompts += demo_prompts()
     return prompts
 
 
@@ -162,6 +192,7 @@ REQUEST_OVERHEAD_BYTES = 16 * 1024
 def message_max_bytes() -> int:
     """The longest message text (UTF-8 bytes) a request can carry under MAX_REQUEST_BYTES."""
     return max(1, app_settings.MAX_REQUEST_BYTES - REQUEST_OVERHEAD_BYTES)
+
 
 # The live-sync websocket (routed in chatsite/asgi.py, not by Django's URLconf).
 LIVE_PATH = "/ws/chat/"

@@ -2,6 +2,8 @@
 // The script is injected async; its arrival is raced against a timeout, because on a
 // blocked network the request may simply hang.
 
+import { gettext, interpolate } from "./builtin/i18n.js";
+
 export const CHATKIT_TAG = "openai-chatkit";
 
 /**
@@ -29,8 +31,14 @@ export function loadChatKitScript(url, timeoutMs) {
       finish({
         ok: false,
         reason: loaded
-          ? `the script from ${host} loaded but did not provide the chat widget within ${seconds} seconds`
-          : `the script from ${host} did not load within ${seconds} seconds: the network may be offline or blocking it`,
+          ? interpolate(
+              gettext("the script from %(host)s loaded but did not provide the chat widget within %(seconds)s seconds"),
+              { host, seconds },
+            )
+          : interpolate(
+              gettext("the script from %(host)s did not load within %(seconds)s seconds: the network may be offline or blocking it"),
+              { host, seconds },
+            ),
       });
     }, timeoutMs);
     customElements.whenDefined(CHATKIT_TAG).then(() => finish({ ok: true }));
@@ -44,7 +52,10 @@ export function loadChatKitScript(url, timeoutMs) {
     script.addEventListener("error", () => {
       finish({
         ok: false,
-        reason: `the script from ${host} did not load: the browser is offline or the network blocks it`,
+        reason: interpolate(
+          gettext("the script from %(host)s did not load: the browser is offline or the network blocks it"),
+          { host },
+        ),
       });
     });
     document.head.append(script);

@@ -8,6 +8,7 @@
 // never download it (or its Markdown and sanitiser libraries).
 
 import { readItem, writeItem } from "../site/storage.js";
+import { gettext, interpolate } from "./builtin/i18n.js";
 import { loadChatKitScript } from "./cdn-loader.js";
 import { createChatKitClient } from "./chatkit-widget.js";
 import { createUnavailableClient } from "./unavailable.js";
@@ -33,7 +34,7 @@ export function widgetMode(config) {
  */
 export function loadClientScript(config) {
   if (widgetMode(config) === "builtin") {
-    return Promise.resolve({ ok: false, reason: "the site uses its built-in chat" });
+    return Promise.resolve({ ok: false, reason: gettext("the site uses its built-in chat") });
   }
   const remembered = widgetMode(config) === "auto" ? rememberedFallback() : "";
   if (remembered) {
@@ -70,8 +71,12 @@ async function builtinClient(options) {
     module = await import("./builtin/controller.js");
   } catch (error) {
     console.error("The built-in chat could not be loaded", error);
-    const why = options.fallbackReason ? `${options.fallbackReason}, and ` : "";
-    return createUnavailableClient(`${why}the site's own chat client did not load either`);
+    const reason = options.fallbackReason
+      ? interpolate(gettext("%(reason)s, and the site’s own chat client did not load either"), {
+          reason: options.fallbackReason,
+        })
+      : gettext("the site’s own chat client did not load");
+    return createUnavailableClient(reason);
   }
   return module.createBuiltinClient(options);
 }

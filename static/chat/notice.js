@@ -1,5 +1,7 @@
 // The panel's message line: errors in plain words, dismissable.
 
+import { gettext, interpolate } from "./builtin/i18n.js";
+
 /**
  * Wire the notice element (text node inside, dismiss button).
  * Returns { show(text), clear() }.
@@ -28,8 +30,9 @@ export function describeChatError(error) {
     return message;
   }
   if (error?.name === "TypeError" || /failed to fetch|network/i.test(message)) {
-    return "The assistant could not be reached. Check your connection and try again.";
+    return gettext("The assistant could not be reached. Check your connection and try again.");
   }
-  const detail = message ? ` (${message})` : "";
-  return `Something went wrong in the chat${detail}. Please try again.`;
+  return message
+    ? interpolate(gettext("Something went wrong in the chat (%(detail)s). Please try again."), { detail: message })
+    : gettext("Something went wrong in the chat. Please try again.");
 }

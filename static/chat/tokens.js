@@ -2,6 +2,8 @@
 // the CSRF token) at /api/token/session/ for a token that lives a few minutes; it is
 // renewed shortly before it expires, and on demand when the server rejects it.
 
+import { gettext, interpolate } from "./builtin/i18n.js";
+
 /** The session behind the page is gone (logged out, or another user logged in). */
 export class SessionEndedError extends Error {
   constructor(message) {
@@ -33,15 +35,19 @@ export function createTokenSource({ url, csrfToken, csrfCookieName, userId, now 
       headers: { Accept: "application/json", "X-CSRFToken": csrfFor(csrfCookieName, csrfToken) },
     });
     if (response.status === 401 || response.status === 403) {
-      throw new SessionEndedError("Your session has ended. Log in again to keep chatting.");
+      throw new SessionEndedError(gettext("Your session has ended. Log in again to keep chatting."));
     }
     if (!response.ok) {
-      throw new Error(`The site could not open the chat (token request: HTTP ${response.status}).`);
+      throw new Error(
+        interpolate(gettext("The site could not open the chat (token request: HTTP %(status)s)."), {
+          status: response.status,
+        }),
+      );
     }
     const body = await response.json();
     if (String(body.user_id) !== String(userId)) {
       // Someone else logged in from another tab: this page must not chat as them.
-      throw new SessionEndedError("You logged in as another user in this browser. Reload the page.");
+      throw new SessionEndedError(gettext("You logged in as another user in this browser. Reload the page."));
     }
     return { access: body.access, renewAt: now() + renewalDelay(body.expires_in) };
   }

@@ -107,6 +107,6 @@ def test_a_user_downloads_and_deletes_their_data(open_site, history, screenshot_
     page.get_by_label("Type delete to confirm:").fill("delete")
     with page.expect_navigation():
         page.get_by_role("button", name="Delete all my conversations").click()
-    assert "Deleted. Threads: 1," in page.locator("ul.messages").inner_text()
+    assert "Deleted: 1 conversation (" in page.locator("ul.messages").inner_text()
     assert "You have 0 conversations" in page.locator("#my-data-holdings").inner_text()
     assert models.Thread.objects.filter(owner__username="bob").count() == 1

@@ -5,6 +5,7 @@ and paged; times, jump to latest and the full page; errors that help; the rememb
 fallback; Ask AI; another language. Screenshots (light, dark, phone) go to screenshot_dir.
 """
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -512,6 +513,27 @@ def test_the_site_and_the_client_speak_french(chromium, live_site, make_user, sc
             "placeholder", "Posez votre question à l’assistant…"
         )
         site.page.screenshot(path=str(screenshot_dir / "expect-french.png"))
+        # The offline demo's prompts: a French label, a French message the demo understands.
+        root.get_by_role("button", name="Changer le thème de la page").click()
+        expect(root.get_by_text("Passe en mode sombre", exact=True)).to_be_visible()
+        expect(site.page.locator("html")).to_have_attribute("data-theme", "dark")
+        # The answer has finished when the stop button is the send button again.
+        send = root.get_by_role("button", name="Envoyer le message", exact=True)
+        expect(send).to_be_visible(timeout=20_000)
+
+        site.page.get_by_role("link", name="Mes données").click()
+        expect(site.page.get_by_role("heading", level=1)).to_have_text("Mes données")
+        expect(site.page.locator("#my-data-holdings")).to_have_text(
+            re.compile(r"Vous avez 1 conversation \(\d+ messages et autres éléments\) et 0 pièce")
+        )
+        site.page.get_by_label("Tapez supprimer pour confirmer :").fill("supprimer")
+        with site.page.expect_navigation():
+            site.page.get_by_role("button", name="Supprimer toutes mes conversations").click()
+        expect(site.page.locator("ul.messages")).to_contain_text(
+            "Suppression effectuée : 1 conversation ("
+        )
+        expect(site.page.locator("#my-data-holdings")).to_contain_text("Vous avez 0 conversation")
+        site.page.screenshot(path=str(screenshot_dir / "expect-french-my-data.png"))
     finally:
         context.close()
 

@@ -18,7 +18,7 @@ from chat.attachments.policy import composer_attachment_options
 from chat.conf import app_settings
 from chat.context import PAGE_LIMITS
 from chat.models import Attachment, Thread
-from chat.templatetags.chat_widget import DEMO_PROMPTS
+from chat.templatetags.chat_widget import demo_prompts
 from tests.browser.site import CDN_URL, WIDGET_TIMEOUT, SitePage
 from tests.chatkit_client import assistant_text
 
@@ -95,7 +95,7 @@ def test_opening_the_panel_mounts_the_widget_and_streams_an_answer(open_site, ma
     assert options["startScreen"] == {
         "greeting": app_settings.GREETING,
         # Offline, the demo's prompts follow the site's (tests/browser/test_protocol_widget.py).
-        "prompts": app_settings.PROMPTS + DEMO_PROMPTS,
+        "prompts": app_settings.PROMPTS + demo_prompts(),
     }
     assert options["composer"] == {
         "placeholder": app_settings.COMPOSER_PLACEHOLDER,

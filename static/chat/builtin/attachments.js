@@ -144,7 +144,7 @@ function send(descriptor, form, onProgress, signal) {
       reject(new ChatRequestError(describeHttpError(request.status, detail), { status: request.status }));
     });
     request.addEventListener("error", () =>
-      reject(new ChatRequestError("The file could not be uploaded: the site could not be reached.")),
+      reject(new ChatRequestError(gettext("The file could not be uploaded: the site could not be reached."))),
     );
     request.addEventListener("abort", () => {
       const error = new Error("Upload cancelled");
