@@ -110,7 +110,8 @@ def test_exports_keep_widgets_and_sources(alice):
 
     sources = "Sources:\n\n- [Django](https://djangoproject.com/)\n- My notes\n- Earlier chat"
     assert sources in markdown
-    assert "> Clicked 2 times\n> [Count]\n> [Liked]" in markdown
+    # Button labels in brackets, escaped so Markdown shows them as written.
+    assert "> Clicked 2 times\n> \\[Count\\]\n> \\[Liked\\]" in markdown
     [answer, card] = document["threads"][0]["items"]
     sources = [a["source"]["type"] for a in answer["data"]["content"][0]["annotations"]]
     assert sources == ["url", "file", "entity", "url"]
