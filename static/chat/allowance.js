@@ -4,7 +4,7 @@
 // from GET /chatkit/limits/ when the panel opens and again whenever one of the user's
 // answers ends, in this tab or another (live sync's turn.finished).
 
-import { gettext, interpolate } from "./builtin/i18n.js";
+import { gettext, interpolate } from "./i18n.js";
 
 /** The line to show for an answer of /chatkit/limits/, or "" when no quota applies. */
 export function describeAllowance(allowance, locale = undefined) {

@@ -2,7 +2,7 @@
 // The script is injected async; its arrival is raced against a timeout, because on a
 // blocked network the request may simply hang.
 
-import { gettext, interpolate } from "./builtin/i18n.js";
+import { gettext, interpolate } from "./i18n.js";
 
 export const CHATKIT_TAG = "openai-chatkit";
 

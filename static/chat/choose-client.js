@@ -8,7 +8,7 @@
 // never download it (or its Markdown and sanitiser libraries).
 
 import { readItem, writeItem } from "../site/storage.js";
-import { gettext, interpolate } from "./builtin/i18n.js";
+import { gettext, interpolate } from "./i18n.js";
 import { loadChatKitScript } from "./cdn-loader.js";
 import { createChatKitClient } from "./chatkit-widget.js";
 import { createUnavailableClient } from "./unavailable.js";

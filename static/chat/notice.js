@@ -1,6 +1,6 @@
 // The panel's message line: errors in plain words, dismissable.
 
-import { gettext, interpolate } from "./builtin/i18n.js";
+import { gettext, interpolate } from "./i18n.js";
 
 /**
  * Wire the notice element (text node inside, dismiss button).

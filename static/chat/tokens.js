@@ -2,7 +2,7 @@
 // the CSRF token) at /api/token/session/ for a token that lives a few minutes; it is
 // renewed shortly before it expires, and on demand when the server rejects it.
 
-import { gettext, interpolate } from "./builtin/i18n.js";
+import { gettext, interpolate } from "./i18n.js";
 
 /** The session behind the page is gone (logged out, or another user logged in). */
 export class SessionEndedError extends Error {

@@ -1,7 +1,7 @@
 // What the panel shows when no chat client can run: a plain explanation instead of a
 // blank box. Same interface as the chat clients, so the panel code does not care.
 
-import { gettext, interpolate } from "./builtin/i18n.js";
+import { gettext, interpolate } from "./i18n.js";
 
 /** A stand-in client that explains `reason` (a sentence fragment) in the panel. */
 export function createUnavailableClient(reason) {

@@ -7,7 +7,7 @@
 // chatFetch (it needs the Bearer token); fetch reports no upload progress, so the composer
 // shows an indeterminate bar.
 
-import { gettext, interpolate } from "./i18n.js";
+import { gettext, interpolate } from "../i18n.js";
 import { ChatRequestError, describeHttpError } from "./protocol.js";
 
 /** The file input's `accept`: every MIME type and extension the server takes. */

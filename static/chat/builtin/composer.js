@@ -4,7 +4,7 @@
 
 import { acceptAttribute, formatBytes, refusal } from "./attachments.js";
 import { h, icon, iconButton } from "./dom.js";
-import { gettext, interpolate } from "./i18n.js";
+import { gettext, interpolate } from "../i18n.js";
 
 const MAX_ROWS_PX = 160;
 // The length counter shows from this share of the limit on.

@@ -20,7 +20,7 @@ import { createProtocolHandlers } from "../client-tools.js";
 import { describeChatError } from "../notice.js";
 import { rememberedThread, rememberThread } from "../thread-memory.js";
 import { createUploader } from "./attachments.js";
-import { gettext } from "./i18n.js";
+import { gettext } from "../i18n.js";
 import { createProtocol } from "./protocol.js";
 import { createThreadList } from "./thread-list.js";
 import { createView } from "./view.js";

@@ -1,7 +1,7 @@
 // Copy buttons: the text goes to the clipboard, the button says "Copied" for a moment.
 
 import { iconButton } from "./dom.js";
-import { gettext } from "./i18n.js";
+import { gettext } from "../i18n.js";
 
 const SHOWN_MS = 1500;
 

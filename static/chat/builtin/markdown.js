@@ -16,7 +16,7 @@ import hljs from "../vendor/highlight.js-11.12.0/highlight.min.js";
 import { Marked } from "../vendor/marked-18.2.1/marked.esm.js";
 import { readChatConfig } from "../config.js";
 import { copyButton } from "./copy.js";
-import { gettext } from "./i18n.js";
+import { gettext } from "../i18n.js";
 
 const KATEX_URL = new URL("../vendor/katex-0.19.1/katex.mjs", import.meta.url);
 const KATEX_CSS = new URL("../vendor/katex-0.19.1/katex.min.css", import.meta.url);

@@ -8,7 +8,7 @@
 import { createAutoScroll } from "./autoscroll.js";
 import { copyButton } from "./copy.js";
 import { h, icon, iconButton } from "./dom.js";
-import { gettext, interpolate } from "./i18n.js";
+import { gettext, interpolate } from "../i18n.js";
 import { setMarkdown } from "./markdown.js";
 import { timeElement } from "./time.js";
 import { renderWidget } from "./widgets.js";

@@ -4,7 +4,7 @@
 // renewal and the page context are exactly those of the ChatKit widget.
 
 import { createEventStreamParser } from "../sse.js";
-import { gettext, interpolate, ngettext } from "./i18n.js";
+import { gettext, interpolate, ngettext } from "../i18n.js";
 
 /** A request the server refused, or that never reached it, in words a user can read. */
 export class ChatRequestError extends Error {

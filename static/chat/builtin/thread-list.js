@@ -6,7 +6,7 @@
 // removes rows as the user's other tabs change them.
 
 import { h, icon, iconButton } from "./dom.js";
-import { gettext, interpolate } from "./i18n.js";
+import { gettext, interpolate } from "../i18n.js";
 import { exactTime, relativeTime } from "./time.js";
 
 const PAGE_SIZE = 20;

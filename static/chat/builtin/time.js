@@ -1,7 +1,7 @@
 // Message times: relative ("5 minutes ago"), the exact date and time on hover and for
 // screen readers, kept current while the page stays open.
 
-import { pageLanguage } from "./i18n.js";
+import { pageLanguage } from "../i18n.js";
 
 const REFRESH_MS = 60_000;
 const UNITS = [

@@ -6,7 +6,7 @@
 import { createComposer } from "./composer.js";
 import { readItem, writeItem } from "../../site/storage.js";
 import { h, icon, iconButton } from "./dom.js";
-import { gettext } from "./i18n.js";
+import { gettext } from "../i18n.js";
 import { createMessageList } from "./messages.js";
 
 const NEAR_TOP_PX = 120;

@@ -8,7 +8,7 @@
 // colours come from the site's theme (light-dark) so widgets follow light and dark.
 
 import { h } from "./dom.js";
-import { gettext } from "./i18n.js";
+import { gettext } from "../i18n.js";
 import { setMarkdown } from "./markdown.js";
 
 const SVG_NS = "http://www.w3.org/2000/svg";
