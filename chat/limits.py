@@ -114,9 +114,43 @@ def overrides_for(user_id: Any) -> list[QuotaOverride]:
     )
 
 
+# A user's overrides are kept in the cache (no query on a message's path), under a version
+# that any change of an override or of a user's groups replaces (`forget_overrides`). With
+# the local-memory cache each worker keeps its own copy: another process's change reaches it
+# within OVERRIDES_CACHE_SECONDS; with Redis, at once.
+OVERRIDES_VERSION_KEY = "chat:quota-overrides:version"
+OVERRIDES_CACHE_SECONDS = 60
+
+
+def forget_overrides(**_: Any) -> None:
+    """Every cached override is stale (a signal receiver: chat/apps.py connects it)."""
+    try:
+        cache.set(OVERRIDES_VERSION_KEY, time.time_ns(), None)
+    except Exception:  # Redis down: the copies expire by themselves
+        logger.warning("Could not mark the cached quota overrides stale", exc_info=True)
+
+
+async def cached_overrides(user_id: Any) -> list[QuotaOverride]:
+    """`overrides_for`, from the cache when it has them; the database when it has not (or
+    is down)."""
+    try:
+        version = await cache.aget(OVERRIDES_VERSION_KEY, 0)
+        key = f"chat:quota-overrides:{version}:{user_id}"
+        found = await cache.aget(key)
+    except Exception:
+        return await db.run(overrides_for, user_id)
+    if found is None:
+        found = await db.run(overrides_for, user_id)
+        try:
+            await cache.aset(key, found, OVERRIDES_CACHE_SECONDS)
+        except Exception:
+            pass  # read from the database next time too
+    return found
+
+
 async def limits_for(user_id: Any) -> UserLimits:
     """The limits of `user_id`: overrides from the admin, else the settings."""
-    return resolve(await db.run(overrides_for, user_id), user_id)
+    return resolve(await cached_overrides(user_id), user_id)
 
 
 # --- the rate -------------------------------------------------------------------------------
@@ -167,9 +201,9 @@ async def count_one(key: str, ttl: float) -> int:
         raise Unavailable("The service is temporarily unavailable. Please retry.") from error
 
 
-async def check_message_rate(user_id: Any, rate: Rate | None = None) -> None:
-    """Count one new message against the user's rate (a fixed window per user)."""
-    rate = app_settings.RATE_LIMIT if rate is None else rate
+async def check_message_rate(user_id: Any, rate: Rate | None) -> None:
+    """Count one new message against the user's rate (a fixed window per user); None is
+    no limit (`limits_for` has already put the default in where nothing overrides it)."""
     if rate is None:
         return
     now = clock()

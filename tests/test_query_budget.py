@@ -12,6 +12,7 @@ from asgiref.sync import async_to_sync, sync_to_async
 from django.test import Client
 from django.utils import timezone
 
+from chat.limits import limits_for
 from chat.models import Feedback, Thread, ThreadItem
 from tests.chatkit_client import ChatKitClient, bearer, parse_sse
 from tests.queries import queries_on_every_thread
@@ -24,7 +25,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # whether a turn was left running; the user's message is added to it in memory, and the
 # Agents SDK's second look is answered from it), the turn's record, the user's message,
 # the answer, the thread's activity and token totals, the usage row, the turn's end. The
-# store's own share is 5 of these.
+# store's own share is 5 of these. A user's quota overrides come from the cache
+# (chat/limits.py); filling it, on a user's first message in a while, is one query more.
 TURN_BUDGET = 8
 # A read: the user, then one query (the page, its cursor's row compared in the same query).
 READ_BUDGET = 2
@@ -151,6 +153,7 @@ async def test_one_turn_stays_within_budget_whatever_the_thread_length(alice):
     await sync_to_async(make_items)(short, 4)
     await sync_to_async(make_items)(long, 200)
     chat = ChatKitClient(alice)
+    await limits_for(alice.pk)  # the overrides cached, as for a user who is chatting
 
     with queries_on_every_thread() as short_queries:
         short_events = await chat.send(short.id, "hi")
@@ -163,6 +166,7 @@ async def test_one_turn_stays_within_budget_whatever_the_thread_length(alice):
 
 async def test_a_new_threads_first_turn_stays_within_budget(alice):
     chat = ChatKitClient(alice)
+    await limits_for(alice.pk)  # the overrides cached, as for a user who is chatting
 
     with queries_on_every_thread() as queries:
         _, events = await chat.create_thread("hello there")

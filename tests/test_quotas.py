@@ -109,3 +109,21 @@ def test_the_admin_edits_overrides_and_refuses_a_bad_one(admin_user, alice):
     assert good.status_code == 302
     override = QuotaOverride.objects.get(user=alice)
     assert (override.rate_limit, override.daily_token_quota) == ("5/min", 1000)
+
+
+async def test_a_changed_override_or_group_applies_to_the_next_message(
+    alice_chat, alice, settings
+):
+    """Overrides are cached between messages: a change in the admin still counts at once."""
+    settings.CHAT_RATE_LIMIT = "1/min"
+    assert await send(alice_chat) == 200  # the (absent) overrides are now cached
+
+    override = await QuotaOverride.objects.acreate(user=alice, rate_limit="none")
+    assert [await send(alice_chat) for _ in range(2)] == [200, 200]
+
+    await override.adelete()
+    group = await Group.objects.acreate(name="unlimited")
+    await QuotaOverride.objects.acreate(group=group, rate_limit="none")
+    assert await send(alice_chat) == 429
+    await alice.groups.aadd(group)
+    assert await send(alice_chat) == 200
