@@ -153,6 +153,12 @@ async def limits_for(user_id: Any) -> UserLimits:
     return resolve(await cached_overrides(user_id), user_id)
 
 
+def has_daily_quota(user_id: Any) -> bool:
+    """Whether a daily token quota applies to the user: the page shows what is left only
+    then (chat/templatetags/chat_widget.py), and asks for nothing otherwise."""
+    return bool(resolve(overrides_for(user_id), user_id).daily_tokens)
+
+
 # --- the rate -------------------------------------------------------------------------------
 
 

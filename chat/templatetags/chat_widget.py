@@ -22,6 +22,7 @@ from chat.assistant.choices import composer_models, composer_tools
 from chat.attachments.policy import composer_attachment_options
 from chat.conf import SETTINGS, app_settings
 from chat.context import PAGE_LIMITS
+from chat.limits import has_daily_quota
 from chat.models import Thread, ThreadItem
 
 register = template.Library()
@@ -254,6 +255,8 @@ def widget_config(request: HttpRequest) -> dict[str, Any]:
         "imageOrigins": list(app_settings.IMAGE_ORIGINS),
         # The user's limits and what is left of them (GET, Bearer): chat/limits.py.
         "limitsUrl": reverse("chatkit-limits"),
+        # Whether the panel shows the remaining daily tokens (static/chat/allowance.js).
+        "showAllowance": has_daily_quota(request.user.pk),
         # @-mention search and previews (static/chat/client-tools.js); null when off.
         "entityUrls": entity_urls(),
         "chatkit": chatkit_options(request),

@@ -1,6 +1,7 @@
 // What is left of the user's daily token quota, under the panel's title, for either client
 // (the ChatKit widget or the built-in one). Shown only when a quota applies to this user
-// (CHAT_DAILY_TOKEN_QUOTA, or an override for the user or a group: chat/limits.py), read
+// (CHAT_DAILY_TOKEN_QUOTA, or an override for the user or a group: chat/limits.py; the
+// page config's `showAllowance`, so a user without one costs no request at all), read
 // from GET /chatkit/limits/ when the panel opens and again whenever one of the user's
 // answers ends, in this tab or another (live sync's turn.finished).
 

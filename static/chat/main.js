@@ -49,7 +49,7 @@ function startChat(config) {
   const ensureClient = () => {
     // Live sync with the user's other tabs, once the chat is first opened on this page.
     live ??= config.liveUrl ? createLive({ url: config.liveUrl, tokens }) : null;
-    if (config.limitsUrl && allowanceElement) {
+    if (config.showAllowance && allowanceElement) {
       allowance ??= createAllowance({ url: config.limitsUrl, chatFetch, element: allowanceElement, live });
       allowance.refresh();
     }

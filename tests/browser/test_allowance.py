@@ -20,6 +20,7 @@ def test_the_remaining_tokens_show_and_go_down_after_an_answer(open_site, make_u
     allowance = site.panel.locator("[data-chat-allowance]")
 
     expect(allowance).to_have_text("5,000 of 5,000 tokens left today")
+    assert site.requests_to("/chatkit/limits/")
     chat.send("hello there")
     chat.wait_for_answer("hello")
 
@@ -35,3 +36,5 @@ def test_nothing_shows_without_a_quota(open_site, make_user):
     site.page.wait_for_load_state("networkidle")
 
     expect(site.panel.locator("[data-chat-allowance]")).to_be_hidden()
+    # Nothing to show, so nothing asked.
+    assert site.requests_to("/chatkit/limits/") == []
