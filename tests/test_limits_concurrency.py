@@ -24,11 +24,8 @@ def create_body(text: str = "hi") -> dict:
 def backend(request, settings) -> str:
     """Each test runs with the local-memory counters and with the shared Redis."""
     if request.param == "redis":
+        # Counters, leases and the turns' events in Redis, as with several workers.
         request.getfixturevalue("shared_redis")
-        # Counters and leases in Redis; the turns' events stay in this process (a burst of
-        # 60 turns publishing through channels_redis at once can hang a cancelled publisher,
-        # which is the broadcast's matter, not the limits').
-        settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
     return request.param
 
 

@@ -83,6 +83,8 @@ class TurnRunner:
         self.started = asyncio.Event()
         self.task: asyncio.Task | None = None
         self.unpublished: list[list] = []
+        self.publishing = True  # until `finish`: see publish_forever
+        self.publisher_asleep = False
         self.first_token_at: float | None = None  # for chat_time_to_first_token_seconds
 
     # --- lifecycle -----------------------------------------------------------------------
@@ -145,7 +147,9 @@ class TurnRunner:
         if listener is not None:
             listener.cancel()
         if publisher is not None:
-            publisher.cancel()
+            self.publishing = False
+            if self.publisher_asleep:
+                publisher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await publisher
         RUNNERS.pop(self.thread_id, None)
@@ -209,8 +213,17 @@ class TurnRunner:
             await broadcast.publish(self.thread_id, batch)
 
     async def publish_forever(self) -> None:
-        while True:
-            await asyncio.sleep(PUBLISH_EVERY)
+        """Publish what is new every PUBLISH_EVERY seconds until `finish` says stop.
+
+        Cancelled only while it sleeps: a cancellation landing inside a Redis call can be
+        swallowed by the client, and the task would then loop (and `finish` wait) for ever;
+        it would also lose the batch in flight. Mid-publish, it ends after the batch."""
+        while self.publishing:
+            self.publisher_asleep = True
+            try:
+                await asyncio.sleep(PUBLISH_EVERY)
+            finally:
+                self.publisher_asleep = False
             try:
                 await self.flush()
             except Exception:  # Redis hiccup: the local subscribers still have every event
