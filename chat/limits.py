@@ -130,19 +130,19 @@ def forget_overrides(**_: Any) -> None:
         logger.warning("Could not mark the cached quota overrides stale", exc_info=True)
 
 
-async def cached_overrides(user_id: Any) -> list[QuotaOverride]:
+def stored_overrides(user_id: Any) -> list[QuotaOverride]:
     """`overrides_for`, from the cache when it has them; the database when it has not (or
-    is down)."""
+    the cache is down). Synchronous, for the database pool's threads: Django's async cache
+    methods would add a hop of their own."""
     try:
-        version = await cache.aget(OVERRIDES_VERSION_KEY, 0)
-        key = f"chat:quota-overrides:{version}:{user_id}"
-        found = await cache.aget(key)
+        key = f"chat:quota-overrides:{cache.get(OVERRIDES_VERSION_KEY, 0)}:{user_id}"
+        found = cache.get(key)
     except Exception:
-        return await db.run(overrides_for, user_id)
+        return overrides_for(user_id)
     if found is None:
-        found = await db.run(overrides_for, user_id)
+        found = overrides_for(user_id)
         try:
-            await cache.aset(key, found, OVERRIDES_CACHE_SECONDS)
+            cache.set(key, found, OVERRIDES_CACHE_SECONDS)
         except Exception:
             pass  # read from the database next time too
     return found
@@ -150,13 +150,13 @@ async def cached_overrides(user_id: Any) -> list[QuotaOverride]:
 
 async def limits_for(user_id: Any) -> UserLimits:
     """The limits of `user_id`: overrides from the admin, else the settings."""
-    return resolve(await cached_overrides(user_id), user_id)
+    return resolve(await db.run(stored_overrides, user_id), user_id)
 
 
 def has_daily_quota(user_id: Any) -> bool:
     """Whether a daily token quota applies to the user: the page shows what is left only
     then (chat/templatetags/chat_widget.py), and asks for nothing otherwise."""
-    return bool(resolve(overrides_for(user_id), user_id).daily_tokens)
+    return bool(resolve(stored_overrides(user_id), user_id).daily_tokens)
 
 
 # --- the rate -------------------------------------------------------------------------------
