@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from chat.setting_parsers import InvalidValue, kind, short
+from chat.setting_parsers import InvalidValue, import_callable, kind, short
 
 BAD_ACTIONS = "chat.E011"
 BAD_MODELS = "chat.E012"
@@ -20,20 +20,6 @@ BAD_HOOK = "chat.E014"
 # An action type, a model id, a tool id: what ChatKit sends back as an opaque string.
 IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,99}$")
 PROVIDERS = ("auto", "openai", "compatible", "demo")
-
-
-def import_callable(raw: Any, expected: str, check_id: str) -> Callable[..., Any]:
-    from django.utils.module_loading import import_string
-
-    if not isinstance(raw, str) or not raw.strip():
-        raise InvalidValue(f"is {kind(raw)}, not a dotted path", expected, check_id)
-    try:
-        found = import_string(raw.strip())
-    except ImportError as error:
-        raise InvalidValue(f"cannot be imported ({error})", expected, check_id) from None
-    if not callable(found):
-        raise InvalidValue(f"{raw.strip()} is not callable", expected, check_id)
-    return found
 
 
 def action_handlers(raw: Any) -> dict[str, Callable[..., Any]]:

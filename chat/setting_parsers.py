@@ -250,19 +250,24 @@ def mcp_servers(raw: Any) -> "tuple[McpServerConfig, ...]":
     return tuple(configs)
 
 
-def agent_factory(raw: Any) -> Callable[..., Any]:
+def import_callable(raw: Any, expected: str, check_id: str) -> Callable[..., Any]:
+    """The callable a dotted-path setting names; InvalidValue saying what is wrong."""
     from django.utils.module_loading import import_string
 
-    expected = "the dotted path of a callable (RequestContext) -> agents.Agent"
     if not isinstance(raw, str) or not raw.strip():
-        raise InvalidValue(f"is {kind(raw)}, not a dotted path", expected, BAD_AGENT)
+        raise InvalidValue(f"is {kind(raw)}, not a dotted path", expected, check_id)
     try:
-        factory = import_string(raw.strip())
+        found = import_string(raw.strip())
     except ImportError as error:
-        raise InvalidValue(f"cannot be imported ({error})", expected, BAD_AGENT) from None
-    if not callable(factory):
-        raise InvalidValue("is not callable", expected, BAD_AGENT)
-    return factory
+        raise InvalidValue(f"cannot be imported ({error})", expected, check_id) from None
+    if not callable(found):
+        raise InvalidValue(f"{raw.strip()} is not callable", expected, check_id)
+    return found
+
+
+def agent_factory(raw: Any) -> Callable[..., Any]:
+    expected = "the dotted path of a callable (RequestContext) -> agents.Agent"
+    return import_callable(raw, expected, BAD_AGENT)
 
 
 # type "/" subtype, with a registered top-level type; no parameters, no wildcards.
