@@ -303,17 +303,7 @@ export function createThreadList({ protocol, searchUrl = null, allow, titleMaxLe
   return {
     element,
     /** Load the list afresh (it is shown again, and may have changed meanwhile). */
-    refresh() {
-      generation += 1;
-      loaded = true;
-      loading = null;
-      after = null;
-      hasMore = false;
-      list.replaceChildren();
-      known.clear();
-      scroller.scrollTop = 0;
-      return loadPage();
-    },
+    refresh: restart,
     /** Load the list afresh if it was ever shown (notices may have been missed). */
     reload() {
       return loaded ? this.refresh() : Promise.resolve();
