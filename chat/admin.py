@@ -452,6 +452,8 @@ class QuotaOverrideAdmin(admin.ModelAdmin):
 # (`chat.view_thread`); other staff get 403, anyone else the admin login.
 
 REVIEW_PERMISSION = "chat.view_thread"
+# Setting a rating's review status and note (the "Conversation reviewers" group has it).
+JUDGE_PERMISSION = "chat.review_feedback"
 QUEUE_PAGE_SIZE = 25
 
 
@@ -518,7 +520,10 @@ def insights_view(request: HttpRequest) -> HttpResponse:
 def feedback_review_view(request: HttpRequest) -> HttpResponse:
     """Rated answers with the question before them; a POST sets one's status and note."""
     require_reviewer(request)
+    may_judge = request.user.has_perm(JUDGE_PERMISSION)
     if request.method == "POST":
+        if not may_judge:
+            raise PermissionDenied
         saved = review(
             request.POST.get("feedback", ""),
             request.POST.get("review_status", ""),
@@ -548,6 +553,7 @@ def feedback_review_view(request: HttpRequest) -> HttpResponse:
         "page": page,
         "rows": rows,
         "filters": filters,
+        "may_judge": may_judge,
         "statuses": Feedback.ReviewStatus.choices,
         "kinds": Feedback.Kind.choices,
         "models": known_models(),

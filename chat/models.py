@@ -174,6 +174,9 @@ class Feedback(models.Model):
             models.Index(fields=["created_at"], name="chat_feedback_created"),
             models.Index(fields=["review_status", "created_at"], name="chat_feedback_review"),
         ]
+        # The review queue's form (chat/admin.py): reading feedback is `view_feedback`,
+        # judging it is this; the admin's change form stays closed (ReadOnlyAdmin).
+        permissions = [("review_feedback", "Can set the review status and note of ratings")]
 
     def __str__(self) -> str:
         return f"{self.kind} on {self.item_id}"

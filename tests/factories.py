@@ -38,12 +38,14 @@ from chat.chatkit.store import item_fields
 T0 = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 PASSWORD = "correct-horse-battery"  # every test user's
 REVIEWERS_MIGRATION = importlib.import_module("chat.migrations.0002_conversation_reviewers_group")
+JUDGES_MIGRATION = importlib.import_module("chat.migrations.0009_review_permission")
 
 
 def reviewers_group() -> Group:
-    """The "Conversation reviewers" group, made by the data migration's own function
+    """The "Conversation reviewers" group, made by the data migrations' own functions
     (transactional tests elsewhere may have flushed the migrated one)."""
     REVIEWERS_MIGRATION.create_reviewer_group(django_apps, None)
+    JUDGES_MIGRATION.grant_to_reviewers(django_apps, None)
     return Group.objects.get(name="Conversation reviewers")
 
 

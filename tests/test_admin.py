@@ -330,9 +330,10 @@ def test_staff_without_view_thread_cannot_see_conversations(client, staff, alice
     assert client.get(page("thr_perm")).status_code == 403
 
 
-def test_the_reviewer_group_is_view_only():
+def test_the_reviewer_group_reads_and_judges_ratings_only():
     group = reviewers_group()
     assert sorted((p.content_type.app_label, p.codename) for p in group.permissions.all()) == [
+        ("chat", "review_feedback"),
         ("chat", "view_attachment"),
         ("chat", "view_feedback"),
         ("chat", "view_thread"),

@@ -256,6 +256,31 @@ def test_an_unknown_status_is_not_saved(reviewer, rated):
     assert models.Feedback.objects.get(pk=feedback.pk).review_status == "new"
 
 
+def test_a_rating_id_that_is_not_a_number_is_not_saved_nor_a_crash(reviewer, rated):
+    response = logged_in(reviewer).post(QUEUE, {"feedback": "abc", "review_status": "reviewed"})
+    assert response.status_code == 302
+    assert not models.Feedback.objects.exclude(review_status="new").exists()
+
+
+def test_staff_who_may_only_read_see_the_queue_but_cannot_judge(staff, rated):
+    from django.contrib.auth.models import Permission
+
+    staff.user_permissions.add(*Permission.objects.filter(
+        content_type__app_label="chat", codename__in=["view_thread", "view_feedback"]
+    ))
+    client = logged_in(staff)
+    feedback = models.Feedback.objects.get(kind="negative")
+    models.Feedback.objects.filter(pk=feedback.pk).update(review_note="Checked by Rita")
+
+    page = client.get(QUEUE).content.decode()
+    response = client.post(QUEUE, {"feedback": feedback.pk, "review_status": "reviewed"})
+
+    assert "How do I double x?" in page and "Checked by Rita" in page
+    assert "Save review" not in page and 'name="review_status"' not in page
+    assert response.status_code == 403
+    assert models.Feedback.objects.get(pk=feedback.pk).review_status == "new"
+
+
 def test_rollup_usage_sums_finished_days_once(rated, alice):
     from io import StringIO
 

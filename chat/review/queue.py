@@ -86,8 +86,8 @@ def queue(filters: QueueFilters) -> QuerySet[Feedback]:
 
 def review(feedback_id: Any, status: str, note: str, reviewer: Any) -> bool:
     """Set a rated answer's review status and note; False when there is no such feedback
-    or the status is not one of the choices."""
-    if status not in Feedback.ReviewStatus.values:
+    (or the id is not a number) or the status is not one of the choices."""
+    if status not in Feedback.ReviewStatus.values or not str(feedback_id).isdigit():
         return False
     updated = Feedback.objects.filter(pk=feedback_id).update(
         review_status=status,
