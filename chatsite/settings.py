@@ -220,7 +220,7 @@ STATIC_MANIFEST = env_bool("STATIC_MANIFEST", not DEBUG)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
-        "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
+        "BACKEND": "chatsite.staticfiles.HashedModulesStorage"
         if STATIC_MANIFEST
         else "whitenoise.storage.CompressedStaticFilesStorage"
     },

@@ -225,6 +225,18 @@ def test_pages_and_hashed_static_files_cached_for_good_and_compressed(site):
     assert "max-age=315360000" in static.headers["Cache-Control"]
 
 
+def test_the_scripts_modules_are_imported_by_their_hashed_names_too(site):
+    """A deploy cannot mix new and old modules: what main.js imports is hashed as well."""
+    page = fetch(site, "GET", "/")
+    script = re.search(r'src="(/static/chat/main\.[0-9a-f]{12}\.js)"', page.body.decode())
+    main = fetch(site, "GET", script.group(1)).body.decode()
+    imported = re.findall(r'from "(\./[^"]+)"', main)
+
+    assert imported and all(re.search(r"\.[0-9a-f]{12}\.js$", name) for name in imported)
+    module = fetch(site, "GET", "/static/chat/" + imported[0][2:])
+    assert module.status == 200 and "immutable" in module.headers["Cache-Control"]
+
+
 def test_nginx_compresses_javascript_itself_too():
     """Responses the site sends uncompressed (a script built per request, a JSON answer)
     are compressed by nginx when they are text/javascript."""
