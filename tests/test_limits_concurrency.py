@@ -3,11 +3,13 @@ backends (this process's memory, and Redis shared by every worker), and Redis ou
 answer 503 JSON (or go through with CHAT_LIMITS_FAIL_OPEN)."""
 
 import asyncio
+import os
+import signal
 
 import pytest
 from django.db.models import Max, Sum
 
-from chat.models import TokenUsage
+from chat.models import ThreadItem, TokenUsage
 from tests.chatkit_client import parse_sse, user_input
 from tests.instances import PrivateRedis
 
@@ -123,3 +125,26 @@ async def test_with_redis_down_and_fail_open_new_messages_are_answered(
 
     assert response.status_code == 200
     assert events[-1]["type"] != "error"
+
+
+async def test_an_answer_still_ends_when_redis_freezes_mid_answer(
+    alice_chat, settings, private_redis
+):
+    """Redis stops answering (neither replies nor refuses) while an answer streams: the
+    answer is still told and stored in full, once the Redis calls time out."""
+    settings.CHAT_DEMO_WORD_DELAY = 0.02
+    response = await alice_chat.post(create_body("freeze"))
+    chunks = aiter(response.streaming_content)
+    first = await anext(chunks)
+
+    os.kill(private_redis.process.pid, signal.SIGSTOP)
+    try:
+        async with asyncio.timeout(60):
+            rest = b"".join([chunk async for chunk in chunks])
+    finally:
+        os.kill(private_redis.process.pid, signal.SIGCONT)
+
+    events = parse_sse(first + rest)
+    assert response.status_code == 200 and events[-1]["type"] != "error", events[-1]
+    answer = await ThreadItem.objects.filter(type="assistant_message").alatest("created_at")
+    assert answer.text and not answer.partial

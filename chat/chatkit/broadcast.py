@@ -66,7 +66,11 @@ class TurnLog:
     def __init__(self, url: str) -> None:
         from redis.asyncio import Redis
 
-        self.redis = Redis.from_url(url, decode_responses=True)
+        # Timeouts as the leases have: a Redis that stops answering must not hold a turn's
+        # end (the runner waits for its last batch) for ever.
+        self.redis = Redis.from_url(
+            url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
+        )
 
     @staticmethod
     def key(thread_id: str) -> str:
