@@ -256,8 +256,11 @@ def test_an_unknown_status_is_not_saved(reviewer, rated):
     assert models.Feedback.objects.get(pk=feedback.pk).review_status == "new"
 
 
-def test_a_rating_id_that_is_not_a_number_is_not_saved_nor_a_crash(reviewer, rated):
-    response = logged_in(reviewer).post(QUEUE, {"feedback": "abc", "review_status": "reviewed"})
+@pytest.mark.parametrize("rating_id", ["abc", "²", "1.5", ""])
+def test_a_rating_id_that_is_not_a_number_is_not_saved_nor_a_crash(reviewer, rated, rating_id):
+    response = logged_in(reviewer).post(
+        QUEUE, {"feedback": rating_id, "review_status": "reviewed"}
+    )
     assert response.status_code == 302
     assert not models.Feedback.objects.exclude(review_status="new").exists()
 

@@ -87,7 +87,7 @@ def queue(filters: QueueFilters) -> QuerySet[Feedback]:
 def review(feedback_id: Any, status: str, note: str, reviewer: Any) -> bool:
     """Set a rated answer's review status and note; False when there is no such feedback
     (or the id is not a number) or the status is not one of the choices."""
-    if status not in Feedback.ReviewStatus.values or not str(feedback_id).isdigit():
+    if status not in Feedback.ReviewStatus.values or not str(feedback_id).isdecimal():
         return False
     updated = Feedback.objects.filter(pk=feedback_id).update(
         review_status=status,
