@@ -35,7 +35,7 @@ from chat.conf import app_settings
 from chat.errors import LimitExceeded, Unavailable
 from chat.models import QuotaOverride, TokenUsage
 from chat.setting_parsers import Rate
-from chatsite import db
+from chatsite import db, redis_client
 
 logger = logging.getLogger(__name__)
 
@@ -178,12 +178,9 @@ _redis: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Any]" = weakref.We
 
 def redis_script():
     """The counting script on a client of this event loop (a client belongs to its loop)."""
-    from redis.asyncio import Redis
-
     loop = asyncio.get_running_loop()
     if loop not in _redis:
-        client = Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2)
-        _redis[loop] = client.register_script(COUNT_IN_WINDOW)
+        _redis[loop] = redis_client.loop_client().register_script(COUNT_IN_WINDOW)
     return _redis[loop]
 
 

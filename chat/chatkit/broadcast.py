@@ -22,6 +22,7 @@ from django.conf import settings
 from chat.chatkit.leases import leases
 from chat.chatkit.sse import error_event
 from chat.conf import app_settings
+from chatsite import redis_client
 
 # How long a finished turn's log stays readable, for a subscriber that arrives at the end.
 LOG_KEEP_SECONDS = 120
@@ -63,14 +64,8 @@ class TurnLog:
     """A thread's current turn as numbered SSE chunks in a Redis list: `[turn, seq, chunk]`,
     chunk `null` for the end."""
 
-    def __init__(self, url: str) -> None:
-        from redis.asyncio import Redis
-
-        # Timeouts as the leases have: a Redis that stops answering must not hold a turn's
-        # end (the runner waits for its last batch) for ever.
-        self.redis = Redis.from_url(
-            url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
-        )
+    def __init__(self) -> None:
+        self.redis = redis_client.loop_client()
 
     @staticmethod
     def key(thread_id: str) -> str:
@@ -98,7 +93,7 @@ _logs: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, TurnLog]" = (
 def turn_log() -> TurnLog:
     loop = asyncio.get_running_loop()
     if loop not in _logs:
-        _logs[loop] = TurnLog(settings.REDIS_URL)
+        _logs[loop] = TurnLog()
     return _logs[loop]
 
 

@@ -16,6 +16,8 @@ from typing import Any, Protocol
 from django.conf import settings
 from redis.exceptions import RedisError
 
+from chatsite import redis_client
+
 logger = logging.getLogger(__name__)
 
 # Takes a slot in a sorted set of holders scored by expiry: drop the expired, renew a
@@ -61,13 +63,8 @@ def prefix() -> str:
 
 
 class RedisLeases:
-    def __init__(self, url: str) -> None:
-        from redis.asyncio import Redis
-
-        # Short timeouts: with Redis down, a request answers 503 at once instead of hanging.
-        self.redis = Redis.from_url(
-            url, decode_responses=True, socket_timeout=2, socket_connect_timeout=2
-        )
+    def __init__(self) -> None:
+        self.redis = redis_client.loop_client()
         self.take_slot_script = self.redis.register_script(TAKE_SLOT)
         self.renew_script = self.redis.register_script(RENEW_IF_HOLDER)
         self.release_script = self.redis.register_script(RELEASE_IF_HOLDER)
@@ -187,5 +184,5 @@ def leases() -> Leases:
         return _local
     loop = asyncio.get_running_loop()
     if loop not in _redis:
-        _redis[loop] = RedisLeases(url)
+        _redis[loop] = RedisLeases()
     return _redis[loop]
