@@ -186,7 +186,7 @@ async def resume_thread_turn(request: HttpRequest, thread_id: str) -> HttpRespon
     """The running answer of the thread from its first event, then live (SSE); 204 when
     nothing is running."""
     await own_thread(request, thread_id)
-    events = await follow_turn(thread_id)
+    events = await follow_turn(thread_id, batched=True)
     if events is None:
         return HttpResponse(status=204)
     return sse_response(sse_stream(events, app_settings.KEEPALIVE_SECONDS))

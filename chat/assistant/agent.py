@@ -6,8 +6,10 @@ model, so a fresh checkout answers without a key or a network.
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
+from typing import Any
 
 from agents import (
     Agent,
@@ -15,6 +17,7 @@ from agents import (
     ModelSettings,
     OpenAIChatCompletionsModel,
     OpenAIResponsesModel,
+    RunContextWrapper,
     StopAtTools,
 )
 from openai import AsyncOpenAI
@@ -41,23 +44,44 @@ def openai_client(base_url: str, api_key: str, timeout: float) -> AsyncOpenAI:
     )
 
 
-def select_model(model_id: str = "") -> Model:
-    """The model for this turn, from the current settings: `model_id` names an entry of
-    CHAT_MODELS (its provider: auto, openai, compatible or demo); empty means CHAT_MODEL.
-    A provider that is not configured answers with the offline demo model."""
-    api_key = app_settings.OPENAI_API_KEY
-    base_url = app_settings.MODEL_BASE_URL
-    timeout = app_settings.MODEL_TIMEOUT
+@dataclass(frozen=True)
+class ModelChoice:
+    """What the model of a turn is made from, read from the settings when the turn starts."""
+
+    provider: str  # auto, openai, compatible or demo (CHAT_MODELS)
+    name: str
+    api_key: str
+    base_url: str
+    timeout: float
+    word_delay: float  # the demo model's
+    listed: bool  # named by a CHAT_MODELS entry, not CHAT_MODEL
+
+
+def model_choice(model_id: str = "") -> ModelChoice:
+    """`model_id` names an entry of CHAT_MODELS; empty means CHAT_MODEL."""
     entry = model_entry(model_id) if model_id else None
-    provider = entry["provider"] if entry else "auto"
-    name = entry["id"] if entry else app_settings.MODEL
-    if base_url and provider in {"auto", "compatible"}:
-        return OpenAIChatCompletionsModel(
-            model=name, openai_client=openai_client(base_url, api_key, timeout)
-        )
-    if api_key and provider in {"auto", "openai"}:
-        return OpenAIResponsesModel(model=name, openai_client=openai_client("", api_key, timeout))
-    return DemoModel(word_delay=app_settings.DEMO_WORD_DELAY, model_name=entry and name)
+    return ModelChoice(
+        provider=entry["provider"] if entry else "auto",
+        name=entry["id"] if entry else app_settings.MODEL,
+        api_key=app_settings.OPENAI_API_KEY,
+        base_url=app_settings.MODEL_BASE_URL,
+        timeout=app_settings.MODEL_TIMEOUT,
+        word_delay=app_settings.DEMO_WORD_DELAY,
+        listed=entry is not None,
+    )
+
+
+def select_model(choice: ModelChoice) -> Model:
+    """The model of `choice`. A provider that is not configured answers with the offline
+    demo model."""
+    if choice.base_url and choice.provider in {"auto", "compatible"}:
+        client = openai_client(choice.base_url, choice.api_key, choice.timeout)
+        return OpenAIChatCompletionsModel(model=choice.name, openai_client=client)
+    if choice.api_key and choice.provider in {"auto", "openai"}:
+        client = openai_client("", choice.api_key, choice.timeout)
+        return OpenAIResponsesModel(model=choice.name, openai_client=client)
+    name = choice.name if choice.listed else None
+    return DemoModel(word_delay=choice.word_delay, model_name=name)
 
 
 def instructions_for(context: RequestContext) -> str:
@@ -74,20 +98,36 @@ def instructions_for(context: RequestContext) -> str:
     return "\n".join(lines)
 
 
+def run_instructions(run_context: RunContextWrapper[Any], agent: Agent) -> str:
+    """The instructions of one run, for the shared agent of `build_agent`: the SDK calls
+    this with the run's context (an `AgentContext`, chat/assistant/run.py)."""
+    context = run_context.context
+    return instructions_for(getattr(context, "request_context", context))
+
+
 def build_agent(context: RequestContext) -> Agent:
     """The default site assistant: the chosen (or configured) model with the built-in
     tools and the browser's; the offline demo model gets the demo's tools too. The tool
     the user picked in the composer is forced for this turn."""
-    model = select_model(context.model_id)
+    return site_agent(model_choice(context.model_id), context.tool_choice)
+
+
+@lru_cache(maxsize=32)
+def site_agent(choice: ModelChoice, tool_choice: str) -> Agent:
+    """One agent for each model and composer tool, shared by the turns that use them, as
+    agents are meant to be: building one per turn (the SDK inspects its settings' types
+    each time) cost a few tenths of a millisecond of CPU. What differs from turn to turn,
+    the instructions, is read from each run's context (`run_instructions`)."""
+    model = select_model(choice)
     tools = [*BUILTIN_TOOLS, *CLIENT_TOOLS]
     if isinstance(model, DemoModel):
         tools += DEMO_TOOLS
     return Agent(
         name="Site assistant",
-        instructions=instructions_for(context),
+        instructions=run_instructions,
         model=model,
         tools=tools,
-        model_settings=ModelSettings(tool_choice=context.tool_choice or None),
+        model_settings=ModelSettings(tool_choice=tool_choice or None),
         # A client tool runs in the page: the run ends there and goes on with its output.
         tool_use_behavior=StopAtTools(stop_at_tool_names=[tool.name for tool in CLIENT_TOOLS]),
     )

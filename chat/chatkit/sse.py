@@ -12,6 +12,11 @@ logger = logging.getLogger(__name__)
 KEEPALIVE = b": keepalive\n\n"
 _END = object()
 
+# The event streams this process is writing, each as a future done when it ends: at
+# shutdown, once the turns have ended, their streams are given a moment to write the last
+# events (chat/chatkit/turns.py `shut_down`).
+OPEN_STREAMS: set[asyncio.Future] = set()
+
 
 def error_event(message: str) -> bytes:
     event = ErrorEvent(code="custom", message=message, allow_retry=True)
@@ -65,6 +70,8 @@ async def sse_stream(
     producer = asyncio.create_task(produce())
     watchdog = loop.call_at(last_put + keepalive_seconds, keep_alive)
     outcome = "cancelled"
+    ended = loop.create_future()
+    OPEN_STREAMS.add(ended)
     try:
         while True:
             # Queue.get never loses a cancel (on Python 3.11, `asyncio.wait_for` can
@@ -81,6 +88,8 @@ async def sse_stream(
                 return
             yield chunk
     finally:
+        OPEN_STREAMS.discard(ended)
+        ended.set_result(outcome)
         watchdog.cancel()
         if not producer.done():
             producer.cancel()

@@ -26,7 +26,7 @@ from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.requests import authorize_request
 from chat.chatkit.runner import RUNNERS, TASKS, TurnRunner
 from chat.chatkit.server import SiteChatKitServer, title_from
-from chat.chatkit.sse import sse_stream
+from chat.chatkit.sse import OPEN_STREAMS, sse_stream
 from chat.conf import app_settings
 from chat.context import RequestContext
 from chat.errors import LimitExceeded, Restarting, Unavailable
@@ -188,11 +188,12 @@ async def take_leases(
         await asyncio.sleep(0.05)
 
 
-async def follow_turn(thread_id: str) -> AsyncIterator[bytes] | None:
-    """The running turn's events so far, then the live ones; None when no turn runs."""
+async def follow_turn(thread_id: str, batched: bool = False) -> AsyncIterator[bytes] | None:
+    """The running turn's events so far, then the live ones; None when no turn runs.
+    `batched`: several events per piece, for a stream of bytes (`TurnRunner.follow`)."""
     runner = RUNNERS.get(thread_id)
     if runner is not None:
-        return runner.follow()
+        return runner.follow(batched)
     if broadcast.spans_workers() and await leases().thread_holder(thread_id):
         return broadcast.follow_remote(thread_id)
     return None
@@ -231,3 +232,6 @@ async def shut_down(grace: float) -> None:
     # end to other workers' followers and log their line.
     if TASKS:
         await asyncio.wait(set(TASKS), timeout=STOP_WAIT_SECONDS)
+    # Their clients' streams write what is left (a piece every WRITE_EVERY at most).
+    if OPEN_STREAMS:
+        await asyncio.wait(set(OPEN_STREAMS), timeout=STOP_WAIT_SECONDS)
