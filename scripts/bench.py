@@ -331,10 +331,10 @@ def item_row(thread_id: str, n: int, created_at, text: str) -> tuple:
     data = {"id": item_id, "thread_id": thread_id, "created_at": created_at.isoformat(),
             "type": "user_message", "content": [{"type": "input_text", "text": text}],
             "attachments": [], "inference_options": {}}
-    return (item_id, thread_id, "user_message", created_at, json.dumps(data), text, False)
+    return (item_id, thread_id, "user_message", created_at, json.dumps(data), text, False, "{}")
 
 
-ITEM_COLUMNS = ["item_id", "thread_id", "type", "created_at", "data", "text", "partial"]
+ITEM_COLUMNS = ["item_id", "thread_id", "type", "created_at", "data", "text", "partial", "page"]
 
 
 def keyset_pages(deep_items: int, database_url: str, logs: Path) -> dict[str, dict[str, float]]:
@@ -346,6 +346,7 @@ def keyset_pages(deep_items: int, database_url: str, logs: Path) -> dict[str, di
     from django.db import connection
     from django.utils import timezone
 
+    from chat.chatkit.paging import cursor_for
     from chat.chatkit.store import DjangoStore
     from chat.context import RequestContext
     from chat.models import Thread, ThreadItem
@@ -365,11 +366,12 @@ def keyset_pages(deep_items: int, database_url: str, logs: Path) -> dict[str, di
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE chat_threaditem")
     store = DjangoStore()
-    ids = list(ThreadItem.objects.filter(thread_id=thread_id)
-               .order_by("created_at", "id").values_list("item_id", flat=True))
+    positions = list(ThreadItem.objects.filter(thread_id=thread_id)
+                     .order_by("created_at", "id").values_list("created_at", "id"))
     anchors = {"first": None}
     for share in (0.5, 0.9, 0.999):
-        anchors[f"at {share:.1%}"] = ids[int(len(ids) * share) - 21]
+        # The `after` a client holds there: the cursor of the page before.
+        anchors[f"at {share:.1%}"] = cursor_for(*positions[int(len(positions) * share) - 21])
     queries: dict[str, list[float]] = {name: [] for name in anchors}
     requests: dict[str, list[float]] = {name: [] for name in anchors}
 

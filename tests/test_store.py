@@ -7,6 +7,7 @@ writes made from async code. The query-budget tests are sync and drive the store
 run on another thread's connection).
 """
 
+import base64
 import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -99,9 +100,12 @@ async def stored_text(thread_id: str, item_id: str) -> str:
     return row.text
 
 
-async def page_through(load_page, limit: int) -> tuple[list[str], list[Page]]:
-    """Follow `Page.after` from the first page until `has_more` is False.
-    Returns the ids in the order served, and every page."""
+async def page_through(
+    load_page, limit: int, by_last_id: bool = False
+) -> tuple[list[str], list[Page]]:
+    """Follow `Page.after` from the first page until `has_more` is False (`by_last_id`:
+    continue from the last id shown instead, as a client may). Returns the ids in the
+    order served, and every page."""
     ids: list[str] = []
     pages: list[Page] = []
     after = None
@@ -111,16 +115,17 @@ async def page_through(load_page, limit: int) -> tuple[list[str], list[Page]]:
         ids += [row.id for row in page.data]
         if not page.has_more:
             return ids, pages
-        after = page.after
+        after = page.data[-1].id if by_last_id else page.after
     raise AssertionError("pagination never reached has_more=False")
 
 
 def assert_page_links(pages: list[Page], limit: int) -> None:
-    """Full pages point at their last row; only the final page says there is no more."""
+    """Full pages point at their last row's position; only the final page says there is
+    no more."""
     for page in pages[:-1]:
         assert page.has_more
         assert len(page.data) == limit
-        assert page.after == page.data[-1].id
+        assert page.after.startswith("pos_")
     assert pages[-1].has_more is False
     assert pages[-1].after is None
     assert len(pages[-1].data) <= limit
@@ -354,6 +359,8 @@ async def test_load_threads_pages_through_equal_timestamps_without_loss_or_repea
 
     assert ids == expected[order]
     assert_page_links(pages, limit)
+    by_id, _ = await page_through(load_page, limit, by_last_id=True)
+    assert by_id == expected[order]
 
 
 @pytest.mark.parametrize("order", ["asc", "desc"])
@@ -373,6 +380,35 @@ async def test_load_thread_items_pages_through_equal_timestamps_without_loss_or_
 
     assert ids == expected[order]
     assert_page_links(pages, limit)
+    by_id, _ = await page_through(load_page, limit, by_last_id=True)
+    assert by_id == expected[order]
+
+
+def encoded(position: bytes) -> str:
+    return "pos_" + base64.urlsafe_b64encode(position).decode()
+
+
+@pytest.mark.parametrize(
+    "after", ["pos_", "pos_!!", encoded(b"not a position"), encoded(b"x~1"), encoded(b"\xff~1")]
+)
+async def test_a_cursor_that_names_no_position_is_an_empty_page(alice, after):
+    await create_paginated_items(alice, "thr_1")
+
+    items = await store.load_thread_items("thr_1", after, 3, "asc", as_user(alice))
+    threads = await store.load_threads(3, after, "asc", as_user(alice))
+
+    assert items == threads == Page(data=[], has_more=False, after=None)
+
+
+async def test_another_users_cursor_only_positions_a_page_of_the_users_own_threads(alice, bob):
+    expected = await create_paginated_threads(alice)
+    await new_thread(bob, "thr_bob1", created_at=T0)
+    await new_thread(bob, "thr_bob2", created_at=T0 + SECOND)
+    bobs = await store.load_threads(1, None, "asc", as_user(bob))
+
+    page = await store.load_threads(50, bobs.after, "asc", as_user(alice))
+
+    assert page.data and {thread.id for thread in page.data} < set(expected["asc"])
 
 
 async def test_load_threads_with_unknown_after_returns_an_empty_page(alice):
@@ -866,6 +902,27 @@ def test_load_thread_items_query_count_does_not_grow_with_rows(alice, after):
     assert many == few and len(page.data) == (50 if after is None else 49)
 
 
+@pytest.mark.parametrize("load", ["items", "threads"])
+def test_the_next_page_compares_with_the_cursors_values_and_reads_no_anchor_row(alice, load):
+    """Why a page deep in a long thread costs what the first does: one query, with no
+    subquery to find where the previous page ended."""
+    make_threads(alice, 10)
+    make_items("thr_000", 10)
+
+    async def page(after):
+        if load == "items":
+            return await store.load_thread_items("thr_000", after, 3, "asc", as_user(alice))
+        return await store.load_threads(3, after, "asc", as_user(alice))
+
+    first = async_to_sync(page)(None)
+    with queries_on_every_thread() as captured:
+        second = async_to_sync(page)(first.after)
+
+    [sql] = captured
+    assert sql.upper().count("SELECT") == 1
+    assert len(second.data) == 3 and second.data[0].id != first.data[-1].id
+
+
 async def test_nul_characters_from_the_model_are_dropped_not_fatal(alice):
     context = as_user(alice)
     await new_thread(alice, "thr_nul")
@@ -909,7 +966,13 @@ async def test_history_read_with_the_thread_matches_a_fresh_read_after_adding(al
 
     fresh = await store.load_thread_items("thr_1", None, 4, "desc", as_user(alice))
     assert len(queries) == 1  # the insert: the history is not read again
-    assert remembered == fresh
+    assert (remembered.data, remembered.has_more) == (fresh.data, fresh.has_more)
+    # Remembered, the page continues from its last id; read, from its last row's position.
+    after_remembered, after_fresh = [
+        await store.load_thread_items("thr_1", page.after, 4, "desc", as_user(alice))
+        for page in (remembered, fresh)
+    ]
+    assert after_remembered == after_fresh and after_fresh.data
     assert [item.id for item in remembered.data] == ["new", "d", "c", "f"]
     assert remembered.data[0].content[0].text == "the new message"
 

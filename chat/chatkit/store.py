@@ -2,8 +2,8 @@
 
 Every query is filtered by `context.user`: a thread, item or attachment id that belongs to
 someone else behaves exactly like one that does not exist (`NotFoundError`). Pages are
-ordered by `created_at` with a unique tie-break (the thread id, or the item's insertion
-order), and `after` is the id of the last row of the previous page. Creating, renaming
+keyset pages (chat/chatkit/paging.py): ordered by `created_at` with a unique tie-break
+(the thread id, or the item's insertion order), continued from a cursor. Creating, renaming
 and deleting a thread is announced to the user's open tabs (chat/chatkit/broadcast.py).
 """
 
@@ -27,9 +27,7 @@ from chatkit.types import (
 )
 from django.db import IntegrityError, router, transaction
 from django.db.models import (
-    BooleanField,
     Exists,
-    Expression,
     F,
     OuterRef,
     QuerySet,
@@ -43,14 +41,12 @@ from chat import models
 from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
 from chat.chatkit.broadcast import notify_user
+from chat.chatkit.paging import ordering, page_after, page_of
 from chat.context import RequestContext, TurnTiming
 from chatsite import db
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
 
-# The order of every page: `created_at`, ties broken by the primary key (for items, the
-# insertion order). Both tables have an index ending in these columns.
-KEYSET = ("created_at", "id")
 # A limit no page reaches: remembered items that are all of a thread's.
 EVERY_ITEM = 2**31
 
@@ -90,73 +86,6 @@ def plain_text(item: ThreadItem) -> str:
     return ""
 
 
-class RowAfter(Expression):
-    """`(created_at, id) > (SELECT created_at, id FROM <anchor>)` (`<` for "desc").
-
-    Keyset paging as one row comparison, with the anchor row looked up in the same query:
-    PostgreSQL and SQLite walk the `(…, created_at, id)` index from the anchor straight
-    on, so a page deep in a long thread costs what the first one does, and one query
-    does it. A missing anchor compares as NULL: no rows.
-    """
-
-    conditional = True
-    output_field = BooleanField()
-
-    def __init__(self, order: str, anchor: QuerySet, fields: tuple[str, ...] = KEYSET):
-        super().__init__()
-        self.operator = ">" if order == "asc" else "<"
-        self.anchor = anchor.order_by().values(*fields)
-        self.fields = fields
-
-    def resolve_expression(self, query=None, allow_joins=True, reuse=None, summarize=False,
-                           for_save=False):
-        clone = self.copy()
-        clone.columns = [
-            F(name).resolve_expression(query, allow_joins, reuse, summarize)
-            for name in self.fields
-        ]
-        clone.anchor_query = self.anchor.query.resolve_expression(query)
-        return clone
-
-    def as_sql(self, compiler, connection):
-        columns, params = [], []
-        for column in self.columns:
-            sql, column_params = compiler.compile(column)
-            columns.append(sql)
-            params.extend(column_params)
-        anchor_sql, anchor_params = compiler.compile(self.anchor_query)
-        return f"({', '.join(columns)}) {self.operator} {anchor_sql}", (*params, *anchor_params)
-
-
-def fetch_page(rows: QuerySet, order: str, limit: int) -> tuple[list, bool]:
-    """One page of `rows` and whether more follow it (a page of 0 rows is empty)."""
-    if limit <= 0:
-        return [], rows.exists()
-    page = list(rows.order_by(*ordering(order))[: limit + 1])
-    return page[:limit], len(page) > limit
-
-
-def page_after(
-    rows: QuerySet, anchor: QuerySet | None, order: str, limit: int
-) -> tuple[list, bool]:
-    """The page of `rows` after the `anchor` row (from the start when None), and whether
-    more follow, in one query; empty when there is no such row. The anchor must be scoped
-    like `rows`: another user's row must not even serve as a position."""
-    if anchor is not None:
-        rows = rows.filter(RowAfter(order, anchor))
-    return fetch_page(rows, order, limit)
-
-
-def page_of(data: list, has_more: bool) -> Page:
-    """A Page whose `after` is the last id shown, when more follow it."""
-    return Page(data=data, has_more=has_more, after=data[-1].id if has_more and data else None)
-
-
-def ordering(order: str) -> list[str]:
-    prefix = "" if order == "asc" else "-"
-    return [f"{prefix}{name}" for name in KEYSET]
-
-
 # The columns `thread_metadata` reads.
 THREAD_FIELDS = ("id", "title", "created_at", "status", "metadata", "allowed_image_domains")
 
@@ -176,11 +105,12 @@ def thread_item(row: models.ThreadItem) -> ThreadItem:
     return thread_item_adapter.validate_python({**row.data, "created_at": row.created_at})
 
 
-def item_rows(rows: QuerySet) -> QuerySet:
-    """`rows` as (created_at, the item's JSON text): pydantic parses the text itself, about
-    six times faster than the database driver's JSON decoding and validating the dict."""
+def item_rows(rows: QuerySet, *more: str) -> QuerySet:
+    """`rows` as (created_at, the item's JSON text, *more): pydantic parses the text
+    itself, about six times faster than the database driver's JSON decoding and validating
+    the dict."""
     return rows.annotate(data_text=Cast("data", TextField())).values_list(
-        "created_at", "data_text"
+        "created_at", "data_text", *more
     )
 
 
@@ -381,9 +311,10 @@ class DjangoStore(Store[RequestContext]):
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         rows = self.threads(context)
-        anchor = rows.filter(pk=after) if after else None  # the user's own threads only
-        page, has_more = page_after(rows, anchor, order, limit)
-        return page_of([thread_metadata(row) for row in page], has_more)
+        # An anchor among the user's own threads only.
+        page, has_more = page_after(rows, after, lambda id: rows.filter(pk=id), order, limit)
+        last = (page[-1].created_at, page[-1].pk) if page else None
+        return page_of([thread_metadata(row) for row in page], has_more, last)
 
     async def delete_thread(self, thread_id: str, context: RequestContext) -> None:
         threads = self.threads(context).filter(pk=thread_id)
@@ -414,13 +345,13 @@ class DjangoStore(Store[RequestContext]):
         known = context.memo.newest_items.get(thread_id) if newest else None
         if known is not None and limit <= known[0]:
             data = [item.model_copy(deep=True) for item in known[1][:limit]]
-            return page_of(data, known[2] or len(known[1]) > limit)
-        data, has_more = await db.run(
+            return page_of(data, known[2] or len(known[1]) > limit, None)
+        data, has_more, last = await db.run(
             self.load_thread_item_rows, thread_id, after, limit, order, context
         )
         if newest:
             context.memo.newest_items[thread_id] = (limit, data, has_more)
-        return page_of(data, has_more)
+        return page_of(data, has_more, last)
 
     async def newest_items_to_read(
         self, thread_id: str, limit: int, context: RequestContext
@@ -437,23 +368,27 @@ class DjangoStore(Store[RequestContext]):
     def load_thread_item_rows(
         self, thread_id: str, after: str | None, limit: int, order: str,
         context: RequestContext,
-    ) -> tuple[list[ThreadItem], bool]:
-        rows = item_rows(self.items(thread_id, context))
-        # Scoped by the thread alone: the rows it is compared with are this thread's, and
-        # only when the thread is the user's.
-        anchor = (
-            models.ThreadItem.objects.filter(thread_id=thread_id, item_id=after) if after else None
+    ) -> tuple[list[ThreadItem], bool, tuple | None]:
+        """The page's items, whether more follow, and the position of its last row."""
+        rows = item_rows(self.items(thread_id, context), "id")
+        page, has_more = page_after(
+            rows,
+            after,
+            # Scoped by the thread alone: the rows it is compared with are this thread's,
+            # and only when the thread is the user's.
+            lambda id: models.ThreadItem.objects.filter(thread_id=thread_id, item_id=id),
+            order,
+            limit,
         )
-        page, has_more = page_after(rows, anchor, order, limit)
         if not page and thread_id not in context.memo.threads:
             # An empty page proves nothing: tell an empty thread from someone else's.
             context.memo.threads[thread_id] = self.load_thread_row(thread_id, context)
         # Stored image previews carry expiring signatures: re-sign them on every load.
         data = [
-            with_fresh_urls(thread_item_from(*row), context.user_id, context.base_url)
+            with_fresh_urls(thread_item_from(*row[:2]), context.user_id, context.base_url)
             for row in page
         ]
-        return data, has_more
+        return data, has_more, (page[-1][0], page[-1][2]) if page else None
 
     async def add_thread_item(
         self, thread_id: str, item: ThreadItem, context: RequestContext
