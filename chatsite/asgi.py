@@ -11,6 +11,7 @@ HTTP bodies: daphne is told not to parse form bodies on its event loop
 limit before Django reads it (chatsite/bodylimit.py).
 """
 
+import gc
 import os
 
 from django.core.asgi import get_asgi_application
@@ -53,3 +54,9 @@ websocket = OriginValidator(
 application = TurnLifecycle(
     ProtocolTypeRouter({"http": BodyLimit(EndpointOnLoop(django_asgi_app)), "websocket": websocket})
 )
+
+# What start-up built (settings, URL patterns, the SDKs' modules and schemas) lives as
+# long as the worker: moved out of the collector's sight, a full collection no longer
+# walks it, which cost about 0.5 ms of CPU per answer on average (gen2 collections of
+# ~200 ms every few hundred answers, measured with gc.callbacks).
+gc.freeze()
