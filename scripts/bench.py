@@ -334,6 +334,10 @@ def item_row(thread_id: str, n: int, created_at, text: str) -> tuple:
     return (item_id, thread_id, "user_message", created_at, json.dumps(data), text, False, "{}")
 
 
+# Each page is read this many times (after one warm-up), interleaved with the others: the
+# figures are medians, and a millisecond query on a shared machine needs many samples.
+KEYSET_ROUNDS = 100
+
 ITEM_COLUMNS = ["item_id", "thread_id", "type", "created_at", "data", "text", "partial", "page"]
 
 
@@ -376,7 +380,7 @@ def keyset_pages(deep_items: int, database_url: str, logs: Path) -> dict[str, di
     requests: dict[str, list[float]] = {name: [] for name in anchors}
 
     async def measure() -> None:
-        for _ in range(31):  # interleaved, so that load on the machine falls on every page
+        for _ in range(KEYSET_ROUNDS + 1):  # interleaved: load on the machine falls on every page
             for name, after in anchors.items():
                 context = RequestContext(user=user)  # a request's own, fresh each time
                 started = time.perf_counter()
@@ -389,7 +393,7 @@ def keyset_pages(deep_items: int, database_url: str, logs: Path) -> dict[str, di
     [token] = tokens_for(env, ["bench_keyset"])
     with worker(env, logs / "keyset.log") as (_, port):
         client = Client(port, token)
-        for _ in range(31):
+        for _ in range(KEYSET_ROUNDS + 1):
             for name, after in anchors.items():
                 params = {"thread_id": thread_id, "limit": 20, "order": "asc"}
                 if after:
@@ -526,7 +530,8 @@ def main() -> None:
     if "keyset" not in skip:
         store_url = database_url or f"sqlite:///{logs / 'store.sqlite3'}"
         pages = keyset_pages(args.deep_items, store_url, logs)
-        print(f"\nitems.list pages of a {args.deep_items:,}-item thread (ms, median of 30)")
+        print(f"\nitems.list pages of a {args.deep_items:,}-item thread "
+              f"(ms, median of {KEYSET_ROUNDS})")
         print("                      the query      the HTTP request")
         for where in pages["query"]:
             query, request = pages["query"][where], pages["request"][where]
