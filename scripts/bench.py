@@ -5,7 +5,7 @@
    else a scratch SQLite file), measured as the worker process's own CPU time (user +
    system, from /proc) per streamed turn, per `items.list` and per `threads.list`; the
    in-process floor (scripts/bench_floor.py: the SDK's ChatKitServer, in-memory store,
-   same model) the same way; and their ratios. Also the most connections the worker
+   same model) the same way, its rounds taking turns with the worker's; and their ratios. Also the most connections the worker
    held against CHAT_DB_POOL_SIZE.
 2. Keyset pages: the first page and pages deep in a long thread, through the store.
 3. SQLite under concurrent users: 50 and 200 users each starting a turn at once against
@@ -209,11 +209,16 @@ def measure_worker(client: Client, pid: int, thread_ids: list[str], turns: int,
     return figures
 
 
-def http_cpu(database_url: str, turns: int, reads: int, threads: int, pool: int,
-             rounds: int, logs: Path) -> dict[str, float]:
+def cpu_figures(database_url: str, turns: int, reads: int, threads: int, pool: int,
+                rounds: int, logs: Path) -> tuple[dict[str, float], dict[str, float]]:
+    """The worker's figures and the floor's, each the least of `rounds` rounds. A round
+    of the worker and a round of the floor take turns, so that load from elsewhere on the
+    machine falls on both alike (it only ever adds CPU: hence the least)."""
     env = worker_environment(database_url, pool)
     [token] = tokens_for(env, 1)
     database = database_url.rsplit("/", 1)[1] if database_url.startswith("postgres") else None
+    served: dict[str, float] = {}
+    floor: dict[str, float] = {}
     with worker(env, logs / "cpu.log") as (process, port), ConnectionSampler(database) as peak:
         client = Client(port, token)
         thread_ids = [new_thread(client, f"hi {n}") for n in range(threads)]
@@ -222,28 +227,28 @@ def http_cpu(database_url: str, turns: int, reads: int, threads: int, pool: int,
                         input=message("hello there"))
             client.call("items.list", thread_id=thread_ids[0], limit=20)
             client.call("threads.list", limit=20)
-        figures: dict[str, float] = {}
-        for _ in range(rounds):  # the least of each: other load only ever adds to it
-            for key, value in measure_worker(client, process.pid, thread_ids, turns,
-                                             reads).items():
-                figures[key] = min(value, figures.get(key, value))
-    figures["connections_peak"] = peak.peak
-    return figures
+        for _ in range(rounds):
+            keep_least(served, measure_worker(client, process.pid, thread_ids, turns, reads))
+            keep_least(floor, floor_round(turns, reads, threads))
+    served["connections_peak"] = peak.peak
+    return served, floor
 
 
-def floor_cpu(turns: int, reads: int, threads: int, rounds: int) -> dict[str, float]:
-    figures: dict[str, float] = {}
-    for _ in range(rounds):
-        done = subprocess.run(
-            [sys.executable, str(ROOT / "scripts" / "bench_floor.py"), "--turns", str(turns),
-             "--reads", str(reads), "--threads", str(threads)],
-            cwd=ROOT, capture_output=True, text=True, timeout=1800,
-        )
-        if done.returncode:
-            raise SystemExit(done.stderr[-3000:])
-        for key, value in json.loads(done.stdout.strip().splitlines()[-1]).items():
-            figures[key] = min(value, figures.get(key, value))
-    return figures
+def keep_least(figures: dict[str, float], round_figures: dict[str, float]) -> None:
+    for key, value in round_figures.items():
+        figures[key] = min(value, figures.get(key, value))
+
+
+def floor_round(turns: int, reads: int, threads: int) -> dict[str, float]:
+    """One round of the in-process floor, in a process of its own."""
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "bench_floor.py"), "--turns", str(turns),
+         "--reads", str(reads), "--threads", str(threads)],
+        cwd=ROOT, capture_output=True, text=True, timeout=1800,
+    )
+    if done.returncode:
+        raise SystemExit(done.stderr[-3000:])
+    return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 # --- SQLite under concurrent users ----------------------------------------------------------
@@ -510,9 +515,8 @@ def main() -> None:
     if "cpu" not in skip:
         with tempfile.TemporaryDirectory() as scratch:
             url = database_url or f"sqlite:///{scratch}/cpu.sqlite3"
-            served = http_cpu(url, args.turns, args.reads, args.threads, args.pool,
-                              args.rounds, logs)
-        floor = floor_cpu(args.turns, args.reads, args.threads, args.rounds)
+            served, floor = cpu_figures(url, args.turns, args.reads, args.threads, args.pool,
+                                        args.rounds, logs)
         print(f"\nCPU ms per request (least of {args.rounds} rounds)")
         print("                         HTTP worker   in-process floor   ratio")
         for key, label in (("turn_ms", "streamed turn"), ("items.list_ms", "items.list"),
