@@ -21,5 +21,5 @@ EXPOSE 8000
 # Liveness: /healthz/ answers whatever ALLOWED_HOSTS says (see deploy/healthcheck.py).
 HEALTHCHECK --interval=10s --timeout=6s --start-period=20s --retries=3 \
     CMD ["python", "deploy/healthcheck.py"]
-CMD ["daphne", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers",
+CMD ["python", "-m", "chatsite.worker", "--bind", "0.0.0.0", "--port", "8000", "--proxy-headers",
      "--access-log", "/dev/null", "chatsite.asgi:application"]

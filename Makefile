@@ -34,7 +34,7 @@ run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py collectstatic --noinput --verbosity 0
 	$(PY) manage.py ensure_demo_user
-	$(VENV)/bin/daphne --bind 127.0.0.1 --port $(PORT) chatsite.asgi:application
+	$(PY) -m chatsite.worker --bind 127.0.0.1 --port $(PORT) chatsite.asgi:application
 
 # Any manage.py command with the virtualenv and `.env`: make manage ARGS="purge_threads --user demo"
 manage: | $(PY) .env

@@ -81,7 +81,7 @@ def compose_command(service: str, **addresses: str) -> list[str]:
     import yaml
 
     command = yaml.safe_load(COMPOSE.read_text())["services"][service]["command"]
-    programs = {"python": sys.executable, "daphne": str(Path(sys.executable).parent / "daphne")}
+    programs = {"python": sys.executable}
     return [addresses.get(part, programs.get(part, part)) for part in command]
 
 

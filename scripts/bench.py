@@ -5,8 +5,8 @@
    else a scratch SQLite file), measured as the worker process's own CPU time (user +
    system, from /proc) per streamed turn, per `items.list` and per `threads.list`; the
    in-process floor (scripts/bench_floor.py: the SDK's ChatKitServer, in-memory store,
-   same model) the same way, its rounds taking turns with the worker's; and their ratios. Also the most connections the worker
-   held against CHAT_DB_POOL_SIZE.
+   same model) the same way, its rounds taking turns with the worker's; and their
+   ratios. Also the most connections the worker held against CHAT_DB_POOL_SIZE.
 2. Keyset pages: the first page and pages deep in a long thread, through the store.
 3. SQLite under concurrent users: 50 and 200 users each starting a turn at once against
    a worker on a scratch SQLite file; answers that failed and "database is locked" lines.
@@ -96,7 +96,7 @@ def worker(env: dict[str, str], log_path: Path):
     port = bench_streams.free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
-            [str(bench_streams.DAPHNE), "--bind", "127.0.0.1", "--port", str(port),
+            [*bench_streams.WORKER, "--bind", "127.0.0.1", "--port", str(port),
              "chatsite.asgi:application"],
             env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
         )

@@ -24,7 +24,8 @@ from pathlib import Path
 import psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
-DAPHNE = ROOT / ".venv" / "bin" / "daphne"
+# A site worker as production runs one: daphne on uvloop (chatsite/worker.py).
+WORKER = [str(ROOT / ".venv" / "bin" / "python"), "-m", "chatsite.worker"]
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 
@@ -167,7 +168,7 @@ def main() -> None:
     port = free_port()
     log = tempfile.TemporaryFile(mode="w+")
     worker = subprocess.Popen(
-        [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
+        [*WORKER, "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
         env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, text=True,
     )
     try:

@@ -23,7 +23,8 @@ from typing import Any
 
 from tests.instances import ROOT, free_port, instance_environment
 
-DAPHNE = Path(sys.executable).parent / "daphne"
+# A site worker as production runs one: daphne on uvloop (chatsite/worker.py).
+WORKER = [sys.executable, "-m", "chatsite.worker"]
 # What a worker must never log in a normal flow: errors, tracebacks, and asyncio's
 # complaints about tasks left behind.
 PROBLEM = re.compile(
@@ -116,7 +117,7 @@ def launch_worker(folder: Path, name: str, **settings: str) -> Worker:
     log_path = folder / f"{name}.log"
     with log_path.open("a") as log:
         process = subprocess.Popen(
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
+            [*WORKER, "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
             cwd=ROOT,
             env=env,
             stdout=log,

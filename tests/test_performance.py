@@ -161,3 +161,21 @@ def test_the_worker_keeps_what_start_up_built_out_of_full_collections():
 
     assert loaded.returncode == 0, loaded.stderr[-2000:]
     assert int(loaded.stdout.split()[-1]) > 100_000
+
+
+def test_a_site_worker_runs_daphne_on_uvloop():
+    """daphne builds its loop when its server module is imported: chatsite.worker must
+    choose uvloop before that, or every worker silently runs on asyncio's own loop."""
+    script = (  # `--help`: daphne builds its loop, prints its usage and exits
+        "import atexit, sys\n"
+        "atexit.register(lambda: print(type(sys.modules['daphne.server'].twisted_loop)))\n"
+        "sys.argv = ['chatsite.worker', '--help']\n"
+        "import chatsite.worker\n"
+        "chatsite.worker.main()\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "<class 'uvloop.Loop'>"

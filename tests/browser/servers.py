@@ -11,7 +11,8 @@ from tests.browser.site import CDN_URL, WIDGET_TIMEOUT
 from tests.instances import free_port
 
 BASE_DIR = Path(__file__).resolve().parents[2]
-DAPHNE = BASE_DIR / ".venv" / "bin" / "daphne"
+# daphne on uvloop, as production runs it (chatsite/worker.py).
+WORKER = [str(BASE_DIR / ".venv" / "bin" / "python"), "-m", "chatsite.worker"]
 
 
 @dataclass
@@ -59,7 +60,7 @@ def start_site(
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [str(DAPHNE), "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
+            [*WORKER, "-b", "127.0.0.1", "-p", str(port), "chatsite.asgi:application"],
             cwd=BASE_DIR,
             env=env,
             stdout=log,
