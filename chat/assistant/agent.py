@@ -116,8 +116,8 @@ def build_agent(context: RequestContext) -> Agent:
 def site_agent(choice: ModelChoice, tool_choice: str) -> Agent:
     """One agent for each model and composer tool, shared by the turns that use them, as
     agents are meant to be: building one per turn (the SDK inspects its settings' types
-    each time) cost a few tenths of a millisecond of CPU. What differs from turn to turn,
-    the instructions, is read from each run's context (`run_instructions`)."""
+    each time) took 2% of a turn's CPU samples. What differs from turn to turn, the
+    instructions, is read from each run's context (`run_instructions`)."""
     model = select_model(choice)
     tools = [*BUILTIN_TOOLS, *CLIENT_TOOLS]
     if isinstance(model, DemoModel):

@@ -311,8 +311,11 @@ class DjangoStore(Store[RequestContext]):
         self, limit: int, after: str | None, order: str, context: RequestContext
     ) -> Page[ThreadMetadata]:
         rows = self.threads(context)
-        # An anchor among the user's own threads only.
-        page, has_more = page_after(rows, after, lambda id: rows.filter(pk=id), order, limit)
+
+        def anchor(thread_id: str) -> QuerySet:  # among the user's own threads only
+            return rows.filter(pk=thread_id)
+
+        page, has_more = page_after(rows, after, anchor, order, limit)
         last = (page[-1].created_at, page[-1].pk) if page else None
         return page_of([thread_metadata(row) for row in page], has_more, last)
 
@@ -371,15 +374,13 @@ class DjangoStore(Store[RequestContext]):
     ) -> tuple[list[ThreadItem], bool, tuple | None]:
         """The page's items, whether more follow, and the position of its last row."""
         rows = item_rows(self.items(thread_id, context), "id")
-        page, has_more = page_after(
-            rows,
-            after,
+
+        def anchor(item_id: str) -> QuerySet:
             # Scoped by the thread alone: the rows it is compared with are this thread's,
             # and only when the thread is the user's.
-            lambda id: models.ThreadItem.objects.filter(thread_id=thread_id, item_id=id),
-            order,
-            limit,
-        )
+            return models.ThreadItem.objects.filter(thread_id=thread_id, item_id=item_id)
+
+        page, has_more = page_after(rows, after, anchor, order, limit)
         if not page and thread_id not in context.memo.threads:
             # An empty page proves nothing: tell an empty thread from someone else's.
             context.memo.threads[thread_id] = self.load_thread_row(thread_id, context)
