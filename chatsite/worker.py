@@ -5,8 +5,9 @@
 takes daphne's own arguments. daphne builds its event loop when its server module is
 imported, before it loads the application, so the loop's kind has to be chosen before
 daphne is; that is all this module does. uvloop's loop does what asyncio's does with
-less CPU: about 9% of a streamed turn and 11% of a read in `make bench` (tasks, futures
-and the database pool's wake-ups are a good part of a request's work). Plain `daphne`
+less CPU: about 9% of a streamed turn and a few percent of a read, side by side with
+plain daphne (tasks, futures and the database pool's wake-ups are a good part of a
+request's work). Plain `daphne`
 still serves the same application, on asyncio's own loop.
 """
 
