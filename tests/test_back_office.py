@@ -299,6 +299,63 @@ def test_rollup_usage_sums_finished_days_once(rated, alice):
     assert out.getvalue().strip() == "Days summed: 0 (of the last 7 finished days)."
 
 
+def test_summing_finished_days_takes_the_same_queries_for_a_week_or_a_quarter(alice):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from chat.review import rollup
+
+    today = timezone.localdate()
+    for days_ago in range(1, 91):
+        usage(alice, None, "gpt-4.1", days_ago=days_ago)
+
+    with CaptureQueriesContext(connection) as week:
+        rollup.ensure_rolled_up([today - timedelta(days=n) for n in range(1, 8)], today)
+    models.RolledUpDay.objects.all().delete()
+    with CaptureQueriesContext(connection) as quarter:
+        rollup.ensure_rolled_up([today - timedelta(days=n) for n in range(1, 91)], today)
+
+    assert len(week) == len(quarter)
+    summed = dict(models.UsageDay.objects.values_list("day", "turns"))
+    assert summed == {today - timedelta(days=n): 1 for n in range(1, 91)}
+    assert models.LatencyDay.objects.filter(metric="duration").count() == 90
+
+
+def test_days_between_the_missing_ones_keep_their_sums(alice):
+    from chat.review import rollup
+
+    today = timezone.localdate()
+    first, middle, last = (today - timedelta(days=n) for n in (5, 4, 3))
+    rollup.ensure_rolled_up([middle], today)  # nothing that day: summed as empty
+    usage(alice, None, "gpt-4.1", days_ago=5)
+    usage(alice, None, "gpt-4.1", days_ago=4)  # came after its day was summed
+    usage(alice, None, "gpt-4.1", days_ago=3)
+
+    summed = rollup.ensure_rolled_up([first, middle, last], today)
+
+    assert summed == 2
+    assert dict(models.UsageDay.objects.values_list("day", "turns")) == {first: 1, last: 1}
+
+
+def test_a_late_evening_answer_is_summed_on_its_local_day(settings, alice):
+    from datetime import datetime, time
+
+    from chat.review import rollup
+
+    settings.TIME_ZONE = "America/New_York"
+    with timezone.override("America/New_York"):
+        today = timezone.localdate()
+        evening = today - timedelta(days=2)
+        row = usage(alice, None, "gpt-4.1")
+        local = datetime.combine(evening, time(23, 30), tzinfo=timezone.get_current_timezone())
+        models.TokenUsage.objects.filter(pk=row.pk).update(created_at=local)
+
+        rollup.ensure_rolled_up([evening, evening + timedelta(days=1)], today)
+
+        assert list(models.UsageDay.objects.values_list("day", flat=True)) == [evening]
+        assert models.RolledUpDay.objects.filter(time_zone="America/New_York").count() == 2
+
+
 def test_bad_model_prices_stop_start_up(settings):
     from chat.checks import check_settings
 
