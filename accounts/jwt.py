@@ -3,8 +3,8 @@
 The ChatKit endpoint is a plain async view (see DESIGN.md): DRF's JWTAuthentication
 would run the sync ORM inside the event loop, so this module validates the token with
 simplejwt (pure CPU, no database: access tokens are not blacklisted) and loads the user
-with the async ORM. Only the Authorization header is read, never cookies, so the
-endpoint needs no CSRF protection.
+on the database pool, from the cache when it holds them (accounts/user_cache.py). Only
+the Authorization header is read, never cookies, so the endpoint needs no CSRF protection.
 """
 
 from django.contrib.auth import get_user_model
@@ -17,6 +17,7 @@ from rest_framework_simplejwt.tokens import AccessToken, UntypedToken
 from rest_framework_simplejwt.utils import get_md5_hash_password
 
 from accounts.serializers import valid_user_id
+from accounts.user_cache import user_by_id
 from chatsite import db
 
 SCHEME = "Bearer"
@@ -111,7 +112,8 @@ def _is_genuine_token(raw: str) -> bool:
 
 
 async def _load_user(token: AccessToken) -> AbstractBaseUser:
-    """Fetch the token's user with the async ORM and apply simplejwt's user rule.
+    """Fetch the token's user (kept in the cache: accounts/user_cache.py) and apply
+    simplejwt's user rule.
 
     USER_AUTHENTICATION_RULE (by default: the user is active) is the same policy the
     DRF token endpoints apply, so both doors into the site agree on who may enter.
@@ -120,9 +122,8 @@ async def _load_user(token: AccessToken) -> AbstractBaseUser:
     if not valid_user_id(user_id):  # missing, or `[1]`, `{}`, `1.5`...
         raise AuthenticationFailed(NO_USER_CLAIM)
     user_model = get_user_model()
-    lookup = {api_settings.USER_ID_FIELD: user_id}
     try:
-        user = await db.run(user_model.objects.get, **lookup)
+        user = await db.run(user_by_id, user_id)
     except (user_model.DoesNotExist, ValueError, TypeError, ValidationError) as exc:
         raise AuthenticationFailed(USER_UNUSABLE) from exc
     if not api_settings.USER_AUTHENTICATION_RULE(user):

@@ -425,3 +425,21 @@ async def test_leaving_mid_answer_logs_no_error(
     )
     assert_quiet(a)
     assert logged_outcomes(a) == [f"200/{outcome}"]
+
+
+async def test_a_user_deactivated_elsewhere_is_refused_by_a_worker_at_once(
+    workers, alice, shared_redis
+):
+    """The worker keeps alice's row in the shared cache (accounts/user_cache.py); a save in
+    another process (here, the test's, as the admin would) forgets it there."""
+    (a,) = workers.start(a=env(shared_redis))
+    listed = await post(a, alice, {"type": "threads.list", "params": {}})
+    assert listed.status == 200
+    listed.close()
+
+    alice.is_active = False
+    await alice.asave(update_fields=["is_active"])
+    refused = await post(a, alice, {"type": "threads.list", "params": {}})
+
+    assert refused.status == 401
+    refused.close()
