@@ -41,7 +41,7 @@ from django.utils.http import content_disposition_header, urlencode
 from django.utils.text import smart_split, unescape_string_literal
 
 from chat.limits import parse_rate
-from chat.models import Attachment, Feedback, QuotaOverride, Thread, ThreadItem, TokenUsage
+from chat.models import Attachment, Feedback, QuotaOverride, Thread, ThreadItem, Turn
 from chat.retention.purge import delete_threads, human_bytes, preview_delete
 from chat.review.charts import Series, bar_chart
 from chat.review.export import write_export
@@ -397,13 +397,18 @@ class AttachmentAdmin(ReadOnlyAdmin):
         return format_html('<a href="{}">{}</a>', attachment_url(obj.pk), obj.name)
 
 
-@admin.register(TokenUsage)
-class TokenUsageAdmin(ReadOnlyAdmin):
-    list_display = ("user", "thread", "input_tokens", "output_tokens", "created_at")
-    list_filter = (("created_at", admin.DateFieldListFilter),)
+@admin.register(Turn)
+class TurnAdmin(ReadOnlyAdmin):
+    """Every turn: the running ones first, then by when they ended, with what each used."""
+
+    list_display = (
+        "user", "thread", "kind", "state", "model", "input_tokens", "output_tokens",
+        "duration_ms", "finished_at",
+    )
+    list_filter = ("state", "answered", ("finished_at", admin.DateFieldListFilter))
     list_select_related = ("user", "thread")
     search_fields = ("user__username",)
-    ordering = ("-created_at", "-pk")
+    ordering = (F("finished_at").desc(nulls_first=True), "-started_at")
     show_full_result_count = False
 
     def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:

@@ -1,6 +1,7 @@
 """What one ChatKit request knows about who is asking and from where."""
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -18,13 +19,54 @@ class PageContext:
 
 @dataclass
 class TurnUsage:
-    """What one turn used, set by the server when the answer completes."""
+    """What one turn used, written on the turn's record when it ends (`answered`: the
+    model ran).
+
+    While the model runs, `watch` points this at the run, and the record takes what the
+    run has used whenever the turn ends: an SDK error can leave the answer's generator to
+    be closed by the garbage collector after the turn has ended, and its tokens would
+    otherwise be lost (and not count against the user's quota). The server settles the
+    figures for good when the answer ends (`settle(final=True)`).
+    """
 
     thread_id: str | None = None
     input_tokens: int = 0
     output_tokens: int = 0
     # The model that answered (its CHAT_MODELS id, or CHAT_MODEL).
     model: str = ""
+    answered: bool = False
+    first_token_ms: int | None = None
+    duration_ms: int | None = None
+    # While the model runs: (input tokens, output tokens, model) so far, and its timing.
+    run_usage: Callable[[], tuple[int, int, str]] | None = field(default=None, repr=False)
+    timing: "TurnTiming | None" = field(default=None, repr=False)
+
+    def watch(self, run_usage: Callable[[], tuple[int, int, str]], timing: "TurnTiming") -> None:
+        self.answered = True
+        self.run_usage, self.timing = run_usage, timing
+
+    def settle(self, final: bool = False) -> None:
+        """Take what the running model has used so far; `final`: the answer has ended, and
+        these are its figures."""
+        if self.run_usage is None or self.timing is None:
+            return
+        self.input_tokens, self.output_tokens, self.model = self.run_usage()
+        timings = self.timing.fields()
+        self.first_token_ms, self.duration_ms = timings["first_token_ms"], timings["duration_ms"]
+        if final:
+            self.run_usage = self.timing = None
+
+    def turn_fields(self) -> dict[str, Any]:
+        """The `Turn` columns that record what the turn used."""
+        self.settle()
+        return {
+            "answered": self.answered,
+            "input_tokens": self.input_tokens,
+            "output_tokens": self.output_tokens,
+            "model": self.model[:100],
+            "first_token_ms": self.first_token_ms,
+            "duration_ms": self.duration_ms,
+        }
 
 
 @dataclass
@@ -40,7 +82,7 @@ class TurnTiming:
             self.first_text = time.monotonic()
 
     def fields(self) -> dict[str, Any]:
-        """The TokenUsage columns: time to first token and answer duration (ms)."""
+        """Time to first token and answer duration (ms), as the turn's record keeps them."""
         now = time.monotonic()
         first = None if self.first_text is None else round((self.first_text - self.started) * 1000)
         return {

@@ -33,7 +33,7 @@ from django.utils import timezone
 
 from chat.conf import app_settings
 from chat.errors import LimitExceeded, Unavailable
-from chat.models import QuotaOverride, TokenUsage
+from chat.models import QuotaOverride, Turn
 from chat.setting_parsers import Rate
 from chatsite import db, redis_client
 
@@ -223,7 +223,7 @@ async def check_message_rate(user_id: Any, rate: Rate | None) -> None:
 
 
 def tokens_used_since(user_id: Any, since: datetime) -> int:
-    used = TokenUsage.objects.filter(user_id=user_id, created_at__gte=since).aggregate(
+    used = Turn.objects.answers().filter(user_id=user_id, finished_at__gte=since).aggregate(
         total=Sum("input_tokens") + Sum("output_tokens")
     )
     return used["total"] or 0

@@ -18,9 +18,9 @@ class ThreadQuerySet(models.QuerySet):
         would load every item to cascade to its feedback. Feedback goes first, then the
         items in one explicit SQL `DELETE`; the threads' own delete then goes through the
         collector, which loads only the thread rows, removes attachments and detaches
-        token usage (kept for accounting) with a statement each, and follows any relation
-        added later. A future relation to ThreadItem fails with an IntegrityError rather
-        than being skipped.
+        turns (kept, with what they used, for accounting) with a statement each, and
+        follows any relation added later. A future relation to ThreadItem fails with an
+        IntegrityError rather than being skipped.
         """
         ids = list(self.values_list("pk", flat=True))
         if not ids:
@@ -52,7 +52,7 @@ class Thread(models.Model):
     allowed_image_domains = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField()
     updated_at = models.DateTimeField(help_text="Last activity in the thread.")
-    # Running totals of TokenUsage, kept on the thread so lists need no aggregation.
+    # Running totals of its turns' tokens, kept on the thread so lists need no aggregation.
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
 
@@ -182,42 +182,24 @@ class Feedback(models.Model):
         return f"{self.kind} on {self.item_id}"
 
 
-class TokenUsage(models.Model):
-    """Tokens one turn used. Kept when its thread is purged, for quotas and accounting."""
-
-    user = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_token_usage"
-    )
-    thread = models.ForeignKey(
-        Thread, null=True, blank=True, on_delete=models.SET_NULL, related_name="token_usage"
-    )
-    input_tokens = models.PositiveBigIntegerField(default=0)
-    output_tokens = models.PositiveBigIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
-    # The model that answered (its CHAT_MODELS id, or CHAT_MODEL; "offline-demo" offline),
-    # and how long the user waited for its first text and for
-    # the whole answer (None when unknown: rows from before these were recorded).
-    model = models.CharField(max_length=100, blank=True, default="")
-    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-
-    class Meta:
-        indexes = [
-            models.Index(fields=["user", "created_at"], name="chat_usage_user_created"),
-            models.Index(fields=["created_at"], name="chat_usage_created"),
-        ]
-        verbose_name_plural = "token usage"
-
-    def __str__(self) -> str:
-        return f"{self.input_tokens}+{self.output_tokens} tokens"
+class TurnQuerySet(models.QuerySet):
+    def answers(self) -> "TurnQuerySet":
+        """The turns the model answered, with what they used: one row per answer for
+        quotas and the insights page, dated by `finished_at`, when its usage was written
+        (a running turn has none yet)."""
+        return self.filter(answered=True)
 
 
 class Turn(models.Model):
-    """One answer being produced, as a job of its own (see chat/chatkit/runner.py).
+    """One answer being produced, as a job of its own (see chat/chatkit/runner.py), and
+    once it ends, the record of what it used.
 
     The row outlives the worker that ran it: `lease_expires_at` is pushed forward by the
     runner's heartbeat, so a turn still `running` past its lease lost its worker and is
-    closed as interrupted (its partial answer, checkpointed, is kept).
+    closed as interrupted (its partial answer, checkpointed, is kept). It also outlives
+    its thread (which it then no longer names): the tokens a user spent count towards
+    their quota and the accounts whatever they delete. The end of a turn is one update of
+    this row: its state with its tokens, model and timings.
     """
 
     class State(models.TextChoices):
@@ -228,22 +210,39 @@ class Turn(models.Model):
         FAILED = "failed", "Failed"
 
     id = models.CharField(primary_key=True, max_length=64)
-    thread = models.ForeignKey(Thread, on_delete=models.CASCADE, related_name="turns")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="chat_turns"
+    )
+    thread = models.ForeignKey(
+        Thread, null=True, blank=True, on_delete=models.SET_NULL, related_name="turns"
+    )
     kind = models.CharField(max_length=40, help_text="The ChatKit request that started it.")
     state = models.CharField(max_length=12, choices=State.choices, default=State.RUNNING)
     worker = models.CharField(max_length=200, blank=True)
     started_at = models.DateTimeField()
     lease_expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Whether the model answered in this turn (most actions run none): the turns that
+    # count as answers, with their tokens, model and timings (`Turn.objects.answers()`).
+    answered = models.BooleanField(default=False)
     input_tokens = models.PositiveBigIntegerField(default=0)
     output_tokens = models.PositiveBigIntegerField(default=0)
-    # The model that answered (empty for a turn that ran none, such as most actions).
+    # The model that answered (its CHAT_MODELS id, or CHAT_MODEL; "offline-demo" offline;
+    # empty for a turn that ran none, and for answers recorded before models were).
     model = models.CharField(max_length=100, blank=True, default="")
+    # How long the user waited for the answer's first text and for the whole answer
+    # (None when unknown: answers recorded before these were).
+    first_token_ms = models.PositiveIntegerField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+
+    objects = TurnQuerySet.as_manager()
 
     class Meta:
         indexes = [
             models.Index(fields=["state", "lease_expires_at"], name="chat_turn_state_lease"),
             models.Index(fields=["thread", "started_at"], name="chat_turn_thread_started"),
+            models.Index(fields=["user", "finished_at"], name="chat_turn_user_finished"),
+            models.Index(fields=["finished_at"], name="chat_turn_finished"),
         ]
 
     def __str__(self) -> str:
@@ -272,8 +271,8 @@ class LimitRefusal(models.Model):
         return f"{self.limit} refusal"
 
 
-# --- Daily rollups of TokenUsage for the insights page (chat/review/rollup.py) ---------------
-# A finished day's usage never changes (usage rows are stamped when written), so each day
+# --- Daily rollups of answers for the insights page (chat/review/rollup.py) ------------------
+# A finished day's usage never changes (answers are dated when their usage is written), so each day
 # is summed once, the first time the insights page needs it, and read from here after.
 
 

@@ -5,7 +5,7 @@ on its own); the timed runs after it are what every later view costs.
 
 Creates a fresh PostgreSQL database (127.0.0.1:5432, dropped first if it exists), fills it
 with SQL (`generate_series`, seconds rather than hours) and times the queries behind the
-pages: by default 1,000,000 answered turns (usage rows) and 1,000,000 thread items over
+pages: by default 1,000,000 answered turns and 1,000,000 thread items over
 90 days, 2,000 users, 100,000 threads, 50,000 ratings, 20,000 refusals.
 
     make bench-insights
@@ -64,14 +64,18 @@ SELECT 'msg_' || n, 'thr_' || (1 + n %% %(threads)s),
             ELSE '{}'::jsonb END
 FROM generate_series(1, %(items)s) n;
 
-INSERT INTO chat_tokenusage (user_id, thread_id, input_tokens, output_tokens, created_at,
-                             model, first_token_ms, duration_ms)
-SELECT (SELECT min(id) FROM auth_user) + n %% %(users)s, 'thr_' || (1 + n %% %(threads)s),
+INSERT INTO chat_turn (id, user_id, thread_id, kind, state, worker, started_at,
+                       lease_expires_at, finished_at, answered, input_tokens, output_tokens,
+                       model, first_token_ms, duration_ms)
+SELECT 'turn_' || n, (SELECT min(id) FROM auth_user) + n %% %(users)s,
+       'thr_' || (1 + n %% %(threads)s), 'threads.add_user_message', 'complete', '',
+       finished - interval '5 seconds', finished, finished, true,
        100 + n %% 900, 50 + n %% 400,
-       now() - (n %% %(days)s) * interval '1 day' - (n %% 86400) * interval '1 second',
        (ARRAY['gpt-4.1-mini', 'gpt-4.1', 'demo'])[1 + n %% 3],
        200 + n %% 1800, 1000 + n %% 9000
-FROM generate_series(1, %(turns)s) n;
+FROM generate_series(1, %(turns)s) n,
+     LATERAL (SELECT now() - (n %% %(days)s) * interval '1 day'
+                           - (n %% 86400) * interval '1 second' AS finished) f;
 
 INSERT INTO chat_feedback (item_id, user_id, kind, created_at, review_status, review_note)
 SELECT i.id, t.owner_id, CASE WHEN i.id %% 3 = 0 THEN 'negative' ELSE 'positive' END,

@@ -1,6 +1,7 @@
 """Conversations built straight in the database, the way the store would write them."""
 
 import importlib
+import uuid
 from datetime import UTC, datetime, timedelta
 
 from chatkit.types import (
@@ -39,6 +40,7 @@ T0 = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 PASSWORD = "correct-horse-battery"  # every test user's
 REVIEWERS_MIGRATION = importlib.import_module("chat.migrations.0002_conversation_reviewers_group")
 JUDGES_MIGRATION = importlib.import_module("chat.migrations.0009_review_permission")
+TURNS_MIGRATION = importlib.import_module("chat.migrations.0010_turn_carries_usage")
 
 
 def reviewers_group() -> Group:
@@ -46,6 +48,7 @@ def reviewers_group() -> Group:
     (transactional tests elsewhere may have flushed the migrated one)."""
     REVIEWERS_MIGRATION.create_reviewer_group(django_apps, None)
     JUDGES_MIGRATION.grant_to_reviewers(django_apps, None)
+    TURNS_MIGRATION.reviewers_read_turns(django_apps, None)
     return Group.objects.get(name="Conversation reviewers")
 
 
@@ -196,3 +199,28 @@ def every_item_type(owner, thread_id: str, title: str = "", minutes: int = 0, **
     rows = {item.type: add(thread, item) for item in items}
     models.Feedback.objects.create(item=rows["assistant_message"], user=owner, kind="negative")
     return thread
+
+
+def answer(user, thread=None, *, tokens=(100, 50), model="", first_ms=None, duration_ms=None,
+           finished_at=None, **fields) -> models.Turn:
+    """An answered turn, as a finished turn records it (what quotas and insights count)."""
+    from django.utils import timezone
+
+    finished = finished_at or timezone.now()
+    return models.Turn.objects.create(
+        id=f"turn_{uuid.uuid4().hex}",
+        user=user,
+        thread=thread,
+        kind="threads.add_user_message",
+        state=models.Turn.State.COMPLETE,
+        started_at=finished - timedelta(seconds=2),
+        lease_expires_at=finished,
+        finished_at=finished,
+        answered=True,
+        input_tokens=tokens[0],
+        output_tokens=tokens[1],
+        model=model,
+        first_token_ms=first_ms,
+        duration_ms=duration_ms,
+        **fields,
+    )

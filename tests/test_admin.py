@@ -22,6 +22,7 @@ from tests.factories import (
     T0,
     add,
     add_upload,
+    answer,
     assistant_says,
     every_item_type,
     make_thread,
@@ -299,17 +300,18 @@ def test_reviewer_cannot_delete_feedback_either(reviewer_client, alice):
     assert models.Feedback.objects.filter(pk=feedback.pk).exists()
 
 
-def test_reviewer_can_list_attachments_and_token_usage(reviewer_client, alice):
+def test_reviewer_can_list_attachments_and_turns(reviewer_client, alice):
     thread = conversation(alice, "thr_lists")
     add_upload(alice, "atc_list", thread=thread)
-    models.TokenUsage.objects.create(user=alice, thread=thread, input_tokens=7, output_tokens=9)
+    answer(alice, thread, tokens=(7, 9), model="gpt-4.1")
 
     attachments = reviewer_client.get("/admin/chat/attachment/")
     assert attachments.status_code == 200 and "atc_list.txt" in attachments.content.decode()
     detail = reviewer_client.get(reverse("admin:chat_attachment_change", args=["atc_list"]))
     assert '<a href="/chatkit/attachments/atc_list/">atc_list.txt</a>' in detail.content.decode()
-    usage = reviewer_client.get("/admin/chat/tokenusage/")
-    assert usage.status_code == 200 and "About thr_lists" in usage.content.decode()
+    turns = reviewer_client.get("/admin/chat/turn/")
+    assert turns.status_code == 200 and "About thr_lists" in turns.content.decode()
+    assert "gpt-4.1" in turns.content.decode()
 
 
 def test_non_staff_are_sent_to_the_login_page(client, alice):
@@ -338,7 +340,7 @@ def test_the_reviewer_group_reads_and_judges_ratings_only():
         ("chat", "view_feedback"),
         ("chat", "view_thread"),
         ("chat", "view_threaditem"),
-        ("chat", "view_tokenusage"),
+        ("chat", "view_turn"),
     ]
     # Running it again (or after someone widened the group) restores exactly that.
     group.permissions.add(Permission.objects.get(codename="delete_thread"))

@@ -7,7 +7,7 @@ from datetime import date
 import pytest
 
 from chat.assistant.search import search_conversations
-from chat.models import Thread, ThreadItem, TokenUsage
+from chat.models import Thread, ThreadItem, Turn
 from tests.agent_factories import spy_model
 from tests.chatkit_client import assistant_text, user_input
 from tests.instances import free_port
@@ -166,7 +166,7 @@ async def test_token_usage_is_stored_per_turn_thread_and_user(alice_chat, alice)
     thread_id, _ = await alice_chat.create_thread("count my tokens")
     await alice_chat.send(thread_id, "and these too")
 
-    usage = [row async for row in TokenUsage.objects.filter(user=alice)]
+    usage = [row async for row in Turn.objects.answers().filter(user=alice)]
     thread = await Thread.objects.aget(pk=thread_id)
     assert len(usage) == 2 and all(row.thread_id == thread_id for row in usage)
     assert thread.input_tokens == sum(row.input_tokens for row in usage) > 0

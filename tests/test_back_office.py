@@ -29,20 +29,10 @@ def logged_in(user) -> Client:
 
 
 def usage(user, thread, model, tokens=(100, 50), first=300, duration=1200, days_ago=0):
-    row = models.TokenUsage.objects.create(
-        user=user,
-        thread=thread,
-        model=model,
-        input_tokens=tokens[0],
-        output_tokens=tokens[1],
-        first_token_ms=first,
-        duration_ms=duration,
+    return factories.answer(
+        user, thread, model=model, tokens=tokens, first_ms=first, duration_ms=duration,
+        finished_at=timezone.now() - timedelta(days=days_ago),
     )
-    if days_ago:
-        models.TokenUsage.objects.filter(pk=row.pk).update(
-            created_at=timezone.now() - timedelta(days=days_ago)
-        )
-    return row
 
 
 @pytest.fixture
@@ -348,7 +338,7 @@ def test_a_late_evening_answer_is_summed_on_its_local_day(settings, alice):
         evening = today - timedelta(days=2)
         row = usage(alice, None, "gpt-4.1")
         local = datetime.combine(evening, time(23, 30), tzinfo=timezone.get_current_timezone())
-        models.TokenUsage.objects.filter(pk=row.pk).update(created_at=local)
+        models.Turn.objects.filter(pk=row.pk).update(finished_at=local)
 
         rollup.ensure_rolled_up([evening, evening + timedelta(days=1)], today)
 

@@ -73,6 +73,7 @@ def test_item_states_give_the_users_votes_and_cut_answers(client, alice, bob):
     models.Feedback.objects.create(item=first, user=bob, kind="negative")
     models.Turn.objects.create(
         id="turn1",
+        user=thread.owner,
         thread=thread,
         kind="threads.add_user_message",
         state=models.Turn.State.STOPPED,
@@ -128,6 +129,7 @@ def test_a_sent_message_is_edited(client, alice, bob):
 
     models.Turn.objects.create(
         id="turn1",
+        user=thread.owner,
         thread=thread,
         kind="threads.add_user_message",
         started_at=T0,

@@ -4,9 +4,11 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 
-from chat.models import Thread, ThreadItem, TokenUsage
+from chat.models import Thread, ThreadItem
 from tests.chatkit_client import bearer, parse_sse, user_input
+from tests.factories import answer
 from tests.instances import run_second_instance
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -76,9 +78,8 @@ async def test_concurrent_streams_are_limited_per_user(alice_chat, bob_chat, set
 async def test_daily_token_quota(alice_chat, alice, settings, frozen_clock):
     settings.TIME_ZONE = "UTC"
     settings.CHAT_DAILY_TOKEN_QUOTA = 100
-    usage = await TokenUsage.objects.acreate(user=alice, input_tokens=60, output_tokens=40)
-    await TokenUsage.objects.filter(pk=usage.pk).aupdate(
-        created_at=frozen_clock - timedelta(hours=1)
+    await sync_to_async(answer)(
+        alice, tokens=(60, 40), finished_at=frozen_clock - timedelta(hours=1)
     )
 
     response = await alice_chat.post(create_body())

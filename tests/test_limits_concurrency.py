@@ -9,7 +9,7 @@ import signal
 import pytest
 from django.db.models import Max, Sum
 
-from chat.models import ThreadItem, TokenUsage
+from chat.models import ThreadItem, Turn
 from tests.chatkit_client import parse_sse, user_input
 from tests.instances import PrivateRedis
 
@@ -78,7 +78,7 @@ async def test_the_daily_quota_is_passed_by_one_answer_at_most(
 
     responses = await burst(alice_chat)
 
-    usage = await TokenUsage.objects.filter(user=alice).aaggregate(
+    usage = await Turn.objects.answers().filter(user=alice).aaggregate(
         total=Sum("input_tokens") + Sum("output_tokens"),
         largest=Max("input_tokens") + Max("output_tokens"),
     )

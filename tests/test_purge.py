@@ -62,7 +62,7 @@ def make_thread(
         models.Feedback.objects.create(item=rows[0], user=owner, kind="negative")
     for n in range(files):
         add_upload(owner, f"{thread_id}_file{n}", thread=thread, size=100)
-    models.TokenUsage.objects.create(user=owner, thread=thread, input_tokens=5, output_tokens=7)
+    factories.answer(owner, thread, tokens=(5, 7))
     return thread
 
 
@@ -90,7 +90,7 @@ def snapshot() -> dict[str, int]:
         "items": models.ThreadItem.objects.count(),
         "feedback": models.Feedback.objects.count(),
         "attachments": models.Attachment.objects.count(),
-        "usage": models.TokenUsage.objects.count(),
+        "usage": models.Turn.objects.answers().count(),
     }
 
 
@@ -158,8 +158,8 @@ def test_yes_deletes_exactly_the_selected_threads_and_everything_theirs(threads)
     assert not any(stored(name) for name in gone_files)
     assert all(stored(name) for name in kept_files)
     # Token usage stays for accounting, no longer tied to the deleted threads.
-    assert models.TokenUsage.objects.count() == 4
-    assert models.TokenUsage.objects.filter(thread__isnull=True).count() == 2
+    assert models.Turn.objects.answers().count() == 4
+    assert models.Turn.objects.answers().filter(thread__isnull=True).count() == 2
 
 
 def test_stored_files_go_only_after_the_rows_commit(threads, django_capture_on_commit_callbacks):

@@ -26,10 +26,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 # `chatting`): the thread with its newest items (one query: the history, with whether a
 # turn was left running; the user's message is added to it in memory, and the Agents
 # SDK's second look is answered from it), the turn's record, the user's message, the
-# answer, the thread's activity and token totals, the usage row, the turn's end. The
-# store's own share is 5 of these. A user's first request in a while reads their row (one
-# query more), and their quota overrides on their first message (one more).
-TURN_BUDGET = 7
+# answer, the thread's activity and token totals, the turn's end (its state with what it
+# used: the turn's record is the usage record too). The store's own share is 4 of these.
+# A user's first request in a while reads their row (one query more), and their quota
+# overrides on their first message (one more).
+TURN_BUDGET = 6
 # A read: one query (the page, its cursor's row compared in the same query).
 READ_BUDGET = 1
 

@@ -4,11 +4,13 @@ and what a client is told it has left (GET /chatkit/limits/)."""
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from asgiref.sync import sync_to_async
 from django.contrib.auth.models import Group
 from django.test import AsyncClient, Client
 
-from chat.models import QuotaOverride, TokenUsage
+from chat.models import QuotaOverride
 from tests.chatkit_client import bearer, parse_sse, user_input
+from tests.factories import answer
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -45,8 +47,7 @@ async def test_a_groups_quota_applies_to_its_members(alice_chat, bob_chat, alice
     group = await Group.objects.acreate(name="trial")
     await alice.groups.aadd(group)
     await QuotaOverride.objects.acreate(group=group, daily_token_quota=10)
-    usage = await TokenUsage.objects.acreate(user=alice, input_tokens=6, output_tokens=6)
-    await TokenUsage.objects.filter(pk=usage.pk).aupdate(created_at=FROZEN - timedelta(hours=1))
+    await sync_to_async(answer)(alice, tokens=(6, 6), finished_at=FROZEN - timedelta(hours=1))
 
     assert await send(alice_chat) == 429
     assert await send(bob_chat) == 200
@@ -71,8 +72,7 @@ async def test_the_client_sees_what_is_left(alice, settings):
     settings.CHAT_RATE_LIMIT = "20/min"
     settings.CHAT_MAX_CONCURRENT_STREAMS = 3
     await QuotaOverride.objects.acreate(user=alice, daily_token_quota=100)
-    usage = await TokenUsage.objects.acreate(user=alice, input_tokens=30, output_tokens=10)
-    await TokenUsage.objects.filter(pk=usage.pk).aupdate(created_at=FROZEN - timedelta(hours=1))
+    await sync_to_async(answer)(alice, tokens=(30, 10), finished_at=FROZEN - timedelta(hours=1))
 
     response = await AsyncClient().get("/chatkit/limits/", headers=bearer(alice))
 

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chat.models import LimitRefusal, ThreadItem, TokenUsage
+from chat.models import LimitRefusal, ThreadItem, Turn
 from tests.chatkit_client import user_input
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -36,10 +36,10 @@ async def test_each_answer_records_its_model_and_timings(alice_chat, settings):
     settings.CHAT_DEMO_WORD_DELAY = 0.01
     await alice_chat.stream("threads.create", input=user_input("hello there"))
 
-    usage = await TokenUsage.objects.aget()
-    assert usage.model == "offline-demo"
-    assert usage.first_token_ms is not None and usage.duration_ms is not None
-    assert 0 <= usage.first_token_ms <= usage.duration_ms
+    turn = await Turn.objects.answers().aget()
+    assert turn.model == "offline-demo" and turn.state == Turn.State.COMPLETE
+    assert turn.first_token_ms is not None and turn.duration_ms is not None
+    assert 0 <= turn.first_token_ms <= turn.duration_ms
 
 
 async def test_a_refusal_by_a_limit_is_recorded(alice_chat, settings, monkeypatch):

@@ -198,12 +198,12 @@ async def test_a_lost_workers_turn_is_closed_as_interrupted_and_the_thread_goes_
     await wait_until(lambda: finished_turn(thread_id))
     now = timezone.now()
     lost = await Turn.objects.acreate(
-        id="turn_lost", thread_id=thread_id, kind="threads.add_user_message",
+        id="turn_lost", user=alice, thread_id=thread_id, kind="threads.add_user_message",
         worker="gone:1", started_at=now - timedelta(seconds=30),
         lease_expires_at=now - timedelta(seconds=1),
     )
     alive = await Turn.objects.acreate(
-        id="turn_alive", thread_id=thread_id, kind="threads.add_user_message",
+        id="turn_alive", user=alice, thread_id=thread_id, kind="threads.add_user_message",
         worker="here:1", started_at=now, lease_expires_at=now + timedelta(seconds=30),
     )
 
@@ -227,7 +227,7 @@ async def test_the_next_message_closes_a_turn_left_running_and_the_model_reads_t
     await wait_until(lambda: finished_turn(thread_id))
     now = timezone.now()
     await Turn.objects.acreate(
-        id="turn_lost", thread_id=thread_id, kind="threads.add_user_message",
+        id="turn_lost", user=alice, thread_id=thread_id, kind="threads.add_user_message",
         worker="gone:1", started_at=now - timedelta(seconds=30),
         lease_expires_at=now - timedelta(seconds=1),
     )
@@ -257,3 +257,45 @@ async def test_turns_are_recorded_with_their_usage(alice, alice_chat):
     thread = await Thread.objects.aget(pk=thread_id)
     assert turn.kind == "threads.create" and turn.state == Turn.State.COMPLETE
     assert turn.output_tokens == thread.output_tokens > 0
+
+
+async def test_a_thread_deleted_mid_answer_leaves_what_the_answer_used_on_its_turn(
+    alice, alice_chat, settings
+):
+    """The user deletes the thread in another tab while it answers: the thread goes, the
+    answer's record stays (quota, accounts) on its turn, which no longer names it. (The
+    answer itself cannot be stored any more, so the model's run ends early.)"""
+    settings.CHAT_DEMO_WORD_DELAY = 0.02
+    chunks = await post_over_asgi(alice, create_body("delete me"), disconnect_after_chunks=5)
+    thread_id = parse_sse(b"".join(chunks))[0]["thread"]["id"]
+    assert thread_id in RUNNERS  # still answering
+    turn_id = RUNNERS[thread_id].turn_id
+
+    status, _ = await alice_chat.call("threads.delete", thread_id=thread_id)
+    assert status == 200
+    turn = await wait_until(
+        lambda: Turn.objects.filter(pk=turn_id).exclude(state="running").afirst()
+    )
+
+    assert not await Thread.objects.filter(pk=thread_id).aexists()
+    assert turn.thread_id is None and turn.user_id == alice.pk
+    assert turn.answered and turn.model == "offline-demo" and turn.duration_ms is not None
+
+
+async def test_a_lost_turn_whose_thread_was_deleted_is_closed_without_a_note(alice, alice_chat):
+    thread_id, _ = await alice_chat.create_thread("going away")
+    await wait_until(lambda: finished_turn(thread_id))
+    now = timezone.now()
+    await Turn.objects.acreate(
+        id="turn_orphan", user=alice, thread_id=thread_id, kind="threads.add_user_message",
+        worker="gone:1", started_at=now - timedelta(seconds=30),
+        lease_expires_at=now - timedelta(seconds=1),
+    )
+    status, _ = await alice_chat.call("threads.delete", thread_id=thread_id)
+    assert status == 200
+
+    assert await recovery.close_lost_turns() == 1
+
+    orphan = await Turn.objects.aget(pk="turn_orphan")
+    assert (orphan.state, orphan.thread_id) == (Turn.State.INTERRUPTED, None)
+    assert not await ThreadItem.objects.filter(type="sdk_hidden_context").aexists()

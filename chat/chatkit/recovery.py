@@ -7,12 +7,14 @@ thread's turn lease expired with the worker, so the thread takes new messages ag
 """
 
 import asyncio
+import contextlib
 import logging
 import uuid
 from datetime import datetime
 
 from chatkit.store import default_generate_id
 from chatkit.types import SDKHiddenContextItem
+from django.db import IntegrityError, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -32,32 +34,39 @@ INTERRUPTED_NOTE = (
 
 
 def close_turn_rows(turns: QuerySet, now: datetime) -> list[models.Turn]:
-    """Mark `turns` interrupted, each with a hidden note in its thread; returns the turns
-    this call closed (another worker may close some first)."""
+    """Mark `turns` interrupted, each with a hidden note in its thread (if the thread was
+    not deleted meanwhile); returns the turns this call closed (another worker may close
+    some first)."""
     closed = []
-    for turn in turns.select_related("thread"):
+    for turn in turns:
         claimed = models.Turn.objects.filter(pk=turn.pk, state=models.Turn.State.RUNNING).update(
             state=models.Turn.State.INTERRUPTED, finished_at=now
         )
         if not claimed:
             continue
-        note = SDKHiddenContextItem(
-            id=f"{default_generate_id('sdk_hidden_context')}{uuid.uuid4().hex[:16]}",
-            thread_id=turn.thread_id,
-            created_at=now,
-            content=INTERRUPTED_NOTE,
-        )
-        models.ThreadItem.objects.create(
-            thread_id=turn.thread_id, item_id=note.id, **item_fields(note)
-        )
+        closed.append(turn)
         logger.warning(
             "Turn %s in thread %s was interrupted (worker %s lost)",
             turn.pk,
             turn.thread_id,
             turn.worker,
         )
-        closed.append(turn)
+        if turn.thread_id is not None:
+            add_note(turn.thread_id, now)
     return closed
+
+
+def add_note(thread_id: str, now: datetime) -> None:
+    """The hidden note that tells the model not to continue the cut answer; none when the
+    thread was deleted meanwhile (its turns outlive it, see `chat.models.Turn`)."""
+    note = SDKHiddenContextItem(
+        id=f"{default_generate_id('sdk_hidden_context')}{uuid.uuid4().hex[:16]}",
+        thread_id=thread_id,
+        created_at=now,
+        content=INTERRUPTED_NOTE,
+    )
+    with contextlib.suppress(IntegrityError), transaction.atomic():
+        models.ThreadItem.objects.create(thread_id=thread_id, item_id=note.id, **item_fields(note))
 
 
 async def close_turns(turns: QuerySet, now: datetime) -> int:
@@ -65,7 +74,7 @@ async def close_turns(turns: QuerySet, now: datetime) -> int:
     closed = await db.run(close_turn_rows, turns, now)
     for turn in closed:
         await broadcast.notify_user(
-            turn.thread.owner_id,
+            turn.user_id,
             {
                 "type": "turn.finished",
                 "thread_id": turn.thread_id,

@@ -279,6 +279,7 @@ class TurnRunner:
         await db.run(
             models.Turn.objects.create,
             id=self.turn_id,
+            user_id=self.context.user_id,
             thread_id=self.thread_id,
             kind=self.kind,
             worker=WORKER,
@@ -296,14 +297,11 @@ class TurnRunner:
             "stopped": models.Turn.State.STOPPED,
             "interrupted": models.Turn.State.INTERRUPTED,
         }.get(self.outcome, models.Turn.State.FAILED)
-        usage = self.context.usage
         await db.run(
             models.Turn.objects.filter(pk=self.turn_id).update,
             state=state,
             finished_at=timezone.now(),
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            model=usage.model[:100],
+            **self.context.usage.turn_fields(),
         )
         await broadcast.notify_user(
             self.context.user_id,

@@ -130,23 +130,20 @@ class SiteChatKitServer(ChatKitServer[RequestContext]):
             run.events(), thread.id, self.store, context, app_settings.CHECKPOINT_SECONDS
         )
         timing = TurnTiming(started=time.monotonic())
+        usage = context.usage
+        usage.thread_id = thread.id
+        usage.watch(lambda: (run.usage.input_tokens, run.usage.output_tokens, run.model_name),
+                    timing)
         try:
             async for event in events:
                 timing.saw(carries_answer_text(event))
                 yield event
         finally:
-            # Stopped answers used tokens too.
-            context.usage.thread_id = thread.id
-            context.usage.input_tokens = run.usage.input_tokens
-            context.usage.output_tokens = run.usage.output_tokens
-            context.usage.model = run.model_name
-            await self.store.record_usage(
-                thread.id,
-                run.usage.input_tokens,
-                run.usage.output_tokens,
-                context,
-                timing,
-                model=run.model_name,
+            # Stopped answers used tokens too. The turn's record takes these when the turn
+            # ends (chat/chatkit/runner.py); the thread keeps running totals.
+            usage.settle(final=True)
+            await self.store.record_activity(
+                thread.id, usage.input_tokens, usage.output_tokens, context
             )
 
     async def history(self, thread: ThreadMetadata, context: RequestContext) -> list:

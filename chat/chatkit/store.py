@@ -42,7 +42,7 @@ from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
 from chat.chatkit.broadcast import notify_user
 from chat.chatkit.paging import ordering, page_after, page_of
-from chat.context import RequestContext, TurnTiming
+from chat.context import RequestContext
 from chatsite import db
 
 thread_item_adapter: TypeAdapter[ThreadItem] = TypeAdapter(ThreadItem)
@@ -552,36 +552,16 @@ class DjangoStore(Store[RequestContext]):
 
     # --- usage -------------------------------------------------------------------------
     @db.pooled
-    def record_usage(
-        self,
-        thread_id: str,
-        input_tokens: int,
-        output_tokens: int,
-        context: RequestContext,
-        timing: TurnTiming | None = None,
-        model: str = "",
+    def record_activity(
+        self, thread_id: str, input_tokens: int, output_tokens: int, context: RequestContext
     ) -> None:
         """Record the turn's activity on the thread (`updated_at`, written once a turn)
-        with its token usage added to the thread's running totals, and store the usage.
-
-        The usage row is linked to the thread only if it is the user's and still exists
-        (it may have been deleted in another tab while the answer streamed); either way
-        the user's usage is kept, for quotas and accounting. With `timing` (the insights
-        page's model and latency figures) a row is stored even for a turn that used no
-        tokens, so every answer counts.
-        """
-        updated = self.threads(context).filter(pk=thread_id).update(
+        with its tokens added to the thread's running totals. The thread may have been
+        deleted in another tab while the answer streamed: what the turn used is kept on
+        the turn's own record (`Turn`, written when the turn ends), for quotas and
+        accounting, either way."""
+        self.threads(context).filter(pk=thread_id).update(
             updated_at=timezone.now(),
             input_tokens=F("input_tokens") + input_tokens,
             output_tokens=F("output_tokens") + output_tokens,
-        )
-        if not (input_tokens or output_tokens or timing):
-            return
-        models.TokenUsage.objects.create(
-            user_id=context.user_id,
-            thread_id=thread_id if updated else None,
-            input_tokens=input_tokens,
-            output_tokens=output_tokens,
-            **(timing.fields() if timing else {}),
-            model=model[:100],
         )

@@ -1,10 +1,11 @@
 """Usage insights for staff: what the chat did per day, per model and per user.
 
-Answers, tokens, models and latencies come from `TokenUsage` (one row per answer). For all
+Answers, tokens, models and latencies come from the answered turns (`Turn.objects.answers()`,
+dated by `finished_at`). For all
 users they are read from daily rollups (chat/review/rollup.py: finished days summed once
 per model and user, latencies as histograms; today live), so a range costs a few rows per
 day however many answers it holds; percentiles are then interpolated within histogram
-buckets. For one user they come from that user's own rows (index `(user, created_at)`),
+buckets. For one user they come from that user's own rows (index `(user, finished_at)`),
 with exact percentiles: PostgreSQL's `percentile_cont`, or Python on other databases. New
 threads, ratings and refusals are indexed, grouped counts over their `created_at`.
 Grouping happens in the database. `scripts/bench_insights.py` measures it on 1,000,000
@@ -26,7 +27,7 @@ from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from chat.conf import app_settings
-from chat.models import Feedback, LatencyDay, LimitRefusal, Thread, TokenUsage, UsageDay
+from chat.models import Feedback, LatencyDay, LimitRefusal, Thread, Turn, UsageDay
 from chat.review import rollup
 
 # The longest range the page reads at once (a year of days).
@@ -66,12 +67,19 @@ class Filters:
             datetime.combine(self.end + timedelta(days=1), time.min, tzinfo=tz),
         )
 
-    def rows(self, queryset: QuerySet, user_field: str = "user_id") -> QuerySet:
+    def rows(
+        self, queryset: QuerySet, user_field: str = "user_id", dated_by: str = "created_at"
+    ) -> QuerySet:
         since, until = self.bounds()
-        rows = queryset.filter(created_at__gte=since, created_at__lt=until)
+        rows = queryset.filter(**{f"{dated_by}__gte": since, f"{dated_by}__lt": until})
         if self.user_id is not None:
             rows = rows.filter(**{user_field: self.user_id})
         return rows
+
+
+def answers(filters: Filters) -> QuerySet:
+    """The answers (answered turns) in the filters' range, by when their usage was written."""
+    return filters.rows(Turn.objects.answers(), dated_by="finished_at")
 
 
 def default_filters(today: date | None = None, days: int = 30) -> Filters:
@@ -204,7 +212,7 @@ def latencies(rows: QuerySet, group: str | None) -> dict[Any, dict[str, float | 
         "duration_p50": ("duration_ms", 0.5),
         "duration_p95": ("duration_ms", 0.95),
     }
-    if on_postgresql(TokenUsage):
+    if on_postgresql(Turn):
         grouped = rows.order_by()
         grouped = grouped.values(group) if group else grouped
         aggregates = {name: Percentile(column, fraction) for name, (column, fraction) in
@@ -245,7 +253,7 @@ class LiveUsage:
         self.rows = rows
 
     def per_day_model(self) -> list[tuple[date, str, int, int, int]]:
-        by_day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+        by_day = TruncDate("finished_at", tzinfo=timezone.get_current_timezone())
         rows = (
             self.rows.annotate(day=by_day)
             .values("day", "model")
@@ -254,7 +262,7 @@ class LiveUsage:
         return [(day_of(r["day"]), r["model"], r["n"], r["i"] or 0, r["o"] or 0) for r in rows]
 
     def active_users(self) -> dict[date, int]:
-        by_day = TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+        by_day = TruncDate("finished_at", tzinfo=timezone.get_current_timezone())
         rows = self.rows.annotate(day=by_day).values("day").annotate(
             n=Count("user_id", distinct=True)
         )
@@ -278,10 +286,10 @@ class RolledUpUsage:
         self.days = filters.days
         self.finished = [day for day in self.days if day < today]
         rollup.ensure_rolled_up(self.days, today)
-        live = filters.rows(TokenUsage.objects.all())
+        live = answers(filters)
         since, until = rollup.day_bounds(today)
         self.today = today
-        self.live = live.filter(created_at__gte=since, created_at__lt=until)
+        self.live = live.filter(finished_at__gte=since, finished_at__lt=until)
         self.live_today = LiveUsage(self.live) if today in self.days else None
 
     def summed(self) -> QuerySet:
@@ -405,7 +413,7 @@ def insights(filters: Filters, today: date | None = None) -> Insights:
     if filters.user_id is None:
         source: Any = RolledUpUsage(filters, today)
     else:
-        source = LiveUsage(filters.rows(TokenUsage.objects.all()))
+        source = LiveUsage(answers(filters))
     per_model, overall = source.latency()
     models = by_model(source, per_model)
     refusals = {

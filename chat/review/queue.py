@@ -15,7 +15,7 @@ from django.db.models import F, JSONField, OuterRef, QuerySet, Subquery
 from django.db.models.functions import Left
 from django.utils import timezone
 
-from chat.models import Feedback, ThreadItem, TokenUsage
+from chat.models import Feedback, ThreadItem, Turn
 
 EXCERPT_CHARS = 2000
 
@@ -54,9 +54,9 @@ def queue(filters: QueueFilters) -> QuerySet[Feedback]:
     question = ThreadItem.objects.filter(
         thread=OuterRef("item__thread"), type="user_message", pk__lt=OuterRef("item_id")
     ).order_by("-pk")
-    model = TokenUsage.objects.filter(
-        thread=OuterRef("item__thread"), created_at__gte=OuterRef("item__created_at")
-    ).order_by("created_at", "pk")
+    model = Turn.objects.answers().filter(
+        thread=OuterRef("item__thread"), finished_at__gte=OuterRef("item__created_at")
+    ).order_by("finished_at", "pk")
     rows = (
         Feedback.objects.select_related("user", "reviewed_by")
         .annotate(
@@ -99,10 +99,10 @@ def review(feedback_id: Any, status: str, note: str, reviewer: Any) -> bool:
 
 
 def known_models(days: int = 90) -> list[str]:
-    """Model names seen in recent usage records (an indexed range), for the model filter."""
+    """Model names seen in recent answers (an indexed range), for the model filter."""
     since = timezone.now() - timedelta(days=days)
     names = (
-        TokenUsage.objects.filter(created_at__gte=since)
+        Turn.objects.answers().filter(finished_at__gte=since)
         .order_by()
         .values_list("model", flat=True)
         .distinct()

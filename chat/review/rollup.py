@@ -1,8 +1,8 @@
 """Daily rollups of per-turn usage, so the insights page reads a few rows per day rather
 than every answer.
 
-A finished day never changes: usage rows are stamped with the time they are written. So
-the first time the insights page needs finished days, their `TokenUsage` rows are summed
+A finished day never changes: an answer is dated when its usage is written (`finished_at`). So
+the first time the insights page needs finished days, their answers (`Turn` rows) are summed
 per day, model and user (`UsageDay`) and their latencies counted into histogram buckets
 per day and model (`LatencyDay`), and the days are marked done (`RolledUpDay`, with the
 time zone their bounds were taken in: a changed TIME_ZONE sums the days again). All the
@@ -21,7 +21,7 @@ from django.db.models import Case, Count, IntegerField, QuerySet, Sum, Value, Wh
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
-from chat.models import LatencyDay, RolledUpDay, TokenUsage, UsageDay
+from chat.models import LatencyDay, RolledUpDay, Turn, UsageDay
 
 # Lower bounds of the latency buckets, in milliseconds (the last one is open-ended).
 BUCKETS = [
@@ -89,8 +89,8 @@ def roll_up(days: list[date]) -> None:
     for are left as they are)."""
     wanted = set(days)
     since, until = day_bounds(min(days))[0], day_bounds(max(days))[1]
-    rows = TokenUsage.objects.filter(created_at__gte=since, created_at__lt=until).annotate(
-        day=TruncDate("created_at", tzinfo=timezone.get_current_timezone())
+    rows = Turn.objects.answers().filter(finished_at__gte=since, finished_at__lt=until).annotate(
+        day=TruncDate("finished_at", tzinfo=timezone.get_current_timezone())
     )
     usage = [row for row in usage_rows(rows, "day") if row["day"] in wanted]
     latency = [row for row in latency_rows(rows, "day") if row[0] in wanted]

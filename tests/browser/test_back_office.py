@@ -41,16 +41,12 @@ def history(django_user_model):
     rows = []
     for day in range(14):
         for n, user in enumerate(users[: 1 + day % 3]):
-            rows.append(models.TokenUsage(
-                user=user, thread=threads[n], model=["gpt-4.1-mini", "demo"][n % 2],
-                input_tokens=800 + 90 * day, output_tokens=300 + 40 * n,
-                first_token_ms=250 + 30 * n + day, duration_ms=1800 + 200 * n,
+            rows.append(factories.answer(
+                user, threads[n], model=["gpt-4.1-mini", "demo"][n % 2],
+                tokens=(800 + 90 * day, 300 + 40 * n),
+                first_ms=250 + 30 * n + day, duration_ms=1800 + 200 * n,
+                finished_at=now - timedelta(days=len(rows) % 14),
             ))
-    created = models.TokenUsage.objects.bulk_create(rows)
-    for index, row in enumerate(created):
-        models.TokenUsage.objects.filter(pk=row.pk).update(
-            created_at=now - timedelta(days=index % 14)
-        )
     models.Thread.objects.update(created_at=now)
     for limit in ("rate", "rate", "tokens", "streams"):
         models.LimitRefusal.objects.create(user=users[0], limit=limit)
