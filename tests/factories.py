@@ -40,7 +40,7 @@ T0 = datetime(2025, 5, 6, 7, 8, 9, tzinfo=UTC)
 PASSWORD = "correct-horse-battery"  # every test user's
 REVIEWERS_MIGRATION = importlib.import_module("chat.migrations.0002_conversation_reviewers_group")
 JUDGES_MIGRATION = importlib.import_module("chat.migrations.0009_review_permission")
-TURNS_MIGRATION = importlib.import_module("chat.migrations.0010_turn_carries_usage")
+TURNS_MIGRATION = importlib.import_module("chat.migrations.0012_turn_usage_required")
 
 
 def reviewers_group() -> Group:

@@ -1,4 +1,4 @@
-"""Migration 0010: the usage rows become answered turns; quotas and insights count the
+"""Migrations 0010 to 0012: the usage rows become answered turns; quotas and insights count the
 same answers after it as before, and the turns that existed get their thread's owner."""
 
 from datetime import UTC, datetime
@@ -10,7 +10,7 @@ from django.db.migrations.executor import MigrationExecutor
 pytestmark = pytest.mark.django_db(transaction=True)
 
 BEFORE = [("chat", "0009_review_permission")]
-AFTER = [("chat", "0010_turn_carries_usage")]
+AFTER = [("chat", "0012_turn_usage_required")]
 WHEN = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 
 
@@ -67,3 +67,20 @@ def test_usage_rows_become_answered_turns(at_0009):
         (alice.pk, None, 5, 6, "", None, None, WHEN, "complete"),
         (alice.pk, "thr_m", 10, 20, "gpt-4.1", 300, 900, WHEN, "complete"),
     ]
+
+
+def test_going_back_makes_the_answers_usage_rows_again(at_0009):
+    User = at_0009.get_model("auth", "User")
+    TokenUsage = at_0009.get_model("chat", "TokenUsage")
+    alice = User.objects.create(username="alice-b")
+    TokenUsage.objects.create(user=alice, input_tokens=5, output_tokens=6, model="demo")
+    TokenUsage.objects.update(created_at=WHEN)
+    migrate(AFTER)
+
+    apps = migrate(BEFORE)
+
+    TokenUsage = apps.get_model("chat", "TokenUsage")
+    Turn = apps.get_model("chat", "Turn")
+    assert list(TokenUsage.objects.values_list("user_id", "input_tokens", "model",
+                                               "created_at")) == [(alice.pk, 5, "demo", WHEN)]
+    assert not Turn.objects.exists()
