@@ -19,6 +19,8 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
 from rest_framework_simplejwt.settings import api_settings
 
+from chatsite.read_through import read_through
+
 logger = logging.getLogger(__name__)
 
 USER_CACHE_SECONDS = 60
@@ -30,22 +32,10 @@ def cache_key(user_id: Any) -> str:
 
 def user_by_id(user_id: Any) -> AbstractBaseUser:
     """The user whose USER_ID_FIELD is `user_id`, from the cache when it holds them, else
-    from the database (also when the cache is down). Synchronous, for the database pool's
-    threads: Django's async cache methods would add a hop of their own. Raises the user
-    model's DoesNotExist (or ValueError, ValidationError for an id of the wrong kind)."""
-    key = cache_key(user_id)
-    try:
-        user = cache.get(key)
-    except Exception:
-        logger.warning("Could not read the cached user %s", user_id, exc_info=True)
-        return stored_user(user_id)
-    if user is None:
-        user = stored_user(user_id)
-        try:
-            cache.set(key, user, USER_CACHE_SECONDS)
-        except Exception:
-            pass  # read from the database next time too
-    return user
+    from the database (also when the cache is down); for the database pool's threads.
+    Raises the user model's DoesNotExist (or ValueError, ValidationError for an id of the
+    wrong kind)."""
+    return read_through(cache_key(user_id), lambda: stored_user(user_id), USER_CACHE_SECONDS)
 
 
 def stored_user(user_id: Any) -> AbstractBaseUser:

@@ -36,6 +36,7 @@ from chat.errors import LimitExceeded, Unavailable
 from chat.models import QuotaOverride, Turn
 from chat.setting_parsers import Rate
 from chatsite import db, redis_client
+from chatsite.read_through import read_through
 
 logger = logging.getLogger(__name__)
 
@@ -135,17 +136,14 @@ def stored_overrides(user_id: Any) -> list[QuotaOverride]:
     the cache is down). Synchronous, for the database pool's threads: Django's async cache
     methods would add a hop of their own."""
     try:
-        key = f"chat:quota-overrides:{cache.get(OVERRIDES_VERSION_KEY, 0)}:{user_id}"
-        found = cache.get(key)
+        version = cache.get(OVERRIDES_VERSION_KEY, 0)
     except Exception:
         return overrides_for(user_id)
-    if found is None:
-        found = overrides_for(user_id)
-        try:
-            cache.set(key, found, OVERRIDES_CACHE_SECONDS)
-        except Exception:
-            pass  # read from the database next time too
-    return found
+    return read_through(
+        f"chat:quota-overrides:{version}:{user_id}",
+        lambda: overrides_for(user_id),
+        OVERRIDES_CACHE_SECONDS,
+    )
 
 
 async def limits_for(user_id: Any) -> UserLimits:

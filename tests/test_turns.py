@@ -57,6 +57,16 @@ async def resume(user, thread_id: str):
     )
 
 
+async def lost_turn(user, thread_id: str, turn_id: str = "turn_lost") -> Turn:
+    """A turn left running by a worker that died: its lease ran out a second ago."""
+    now = timezone.now()
+    return await Turn.objects.acreate(
+        id=turn_id, user=user, thread_id=thread_id, kind="threads.add_user_message",
+        worker="gone:1", started_at=now - timedelta(seconds=30),
+        lease_expires_at=now - timedelta(seconds=1),
+    )
+
+
 async def stop(user, thread_id: str):
     return await AsyncClient().post(f"/chatkit/threads/{thread_id}/stop/", headers=bearer(user))
 
@@ -197,11 +207,7 @@ async def test_a_lost_workers_turn_is_closed_as_interrupted_and_the_thread_goes_
     thread_id, _ = await alice_chat.create_thread("before the crash")
     await wait_until(lambda: finished_turn(thread_id))
     now = timezone.now()
-    lost = await Turn.objects.acreate(
-        id="turn_lost", user=alice, thread_id=thread_id, kind="threads.add_user_message",
-        worker="gone:1", started_at=now - timedelta(seconds=30),
-        lease_expires_at=now - timedelta(seconds=1),
-    )
+    lost = await lost_turn(alice, thread_id)
     alive = await Turn.objects.acreate(
         id="turn_alive", user=alice, thread_id=thread_id, kind="threads.add_user_message",
         worker="here:1", started_at=now, lease_expires_at=now + timedelta(seconds=30),
@@ -225,12 +231,7 @@ async def test_the_next_message_closes_a_turn_left_running_and_the_model_reads_t
 ):
     thread_id, _ = await alice_chat.create_thread("before the crash")
     await wait_until(lambda: finished_turn(thread_id))
-    now = timezone.now()
-    await Turn.objects.acreate(
-        id="turn_lost", user=alice, thread_id=thread_id, kind="threads.add_user_message",
-        worker="gone:1", started_at=now - timedelta(seconds=30),
-        lease_expires_at=now - timedelta(seconds=1),
-    )
+    await lost_turn(alice, thread_id)
     given = []
     to_agent_input = SiteItemConverter.to_agent_input
 
@@ -285,12 +286,7 @@ async def test_a_thread_deleted_mid_answer_leaves_what_the_answer_used_on_its_tu
 async def test_a_lost_turn_whose_thread_was_deleted_is_closed_without_a_note(alice, alice_chat):
     thread_id, _ = await alice_chat.create_thread("going away")
     await wait_until(lambda: finished_turn(thread_id))
-    now = timezone.now()
-    await Turn.objects.acreate(
-        id="turn_orphan", user=alice, thread_id=thread_id, kind="threads.add_user_message",
-        worker="gone:1", started_at=now - timedelta(seconds=30),
-        lease_expires_at=now - timedelta(seconds=1),
-    )
+    await lost_turn(alice, thread_id, "turn_orphan")
     status, _ = await alice_chat.call("threads.delete", thread_id=thread_id)
     assert status == 200
 
