@@ -402,10 +402,10 @@ class TurnAdmin(ReadOnlyAdmin):
     """Every turn: the running ones first, then by when they ended, with what each used."""
 
     list_display = (
-        "user", "thread", "kind", "state", "model", "input_tokens", "output_tokens",
-        "duration_ms", "finished_at",
+        "user", "thread", "state", "model", "input_tokens", "output_tokens", "duration_ms",
+        "finished_at",
     )
-    list_filter = ("state", "answered", ("finished_at", admin.DateFieldListFilter))
+    list_filter = ("state", "answered", "kind", ("finished_at", admin.DateFieldListFilter))
     list_select_related = ("user", "thread")
     search_fields = ("user__username",)
     ordering = (F("finished_at").desc(nulls_first=True), "-started_at")

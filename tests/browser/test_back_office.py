@@ -86,6 +86,12 @@ def test_a_reviewer_reads_insights_queue_and_transcript(open_site, history, scre
     assert message.get_by_role("link", name="Math guide").is_visible()
     page.screenshot(path=screenshot_dir / "back-office-transcript.png", full_page=True)
 
+    site.goto("/admin/chat/turn/")  # what each answer used, newest first
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() > 10
+    assert "gpt-4.1-mini" in rows.first.inner_text() or "demo" in rows.first.inner_text()
+    page.screenshot(path=screenshot_dir / "back-office-turns.png", full_page=True)
+
 
 def test_a_user_downloads_and_deletes_their_data(open_site, history, screenshot_dir):
     site = open_site()
