@@ -6,7 +6,7 @@ fallback; Ask AI; another language. Screenshots (light, dark, phone) go to scree
 """
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from django.utils import timezone
@@ -288,8 +288,13 @@ def test_a_sent_message_is_edited_and_answered_again(open_site, make_user):
 def test_history_is_grouped_by_activity_searched_and_paged(open_site, make_user, screenshot_dir):
     alice = make_user("alice")
     bob = make_user("bob")
-    stored_thread(alice, "today", [("user", "Plans for today")], minutes_ago=1)
-    stored_thread(alice, "yesterday", [("user", "Yesterday's recipe")], minutes_ago=60 * 24 + 30)
+    stored_thread(alice, "today", [("user", "Plans for today")])
+    # Yesterday at noon (the browser's time zone is this machine's): 24.5 hours ago was the
+    # day before yesterday whenever the test ran in the first half hour after midnight.
+    now = datetime.now().astimezone()
+    noon = (now - timedelta(days=1)).replace(hour=12, minute=0, second=0, microsecond=0)
+    yesterday = (now - noon).total_seconds() / 60
+    stored_thread(alice, "yesterday", [("user", "Yesterday's recipe")], minutes_ago=yesterday)
     stored_thread(
         alice,
         "week",
