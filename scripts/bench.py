@@ -44,6 +44,9 @@ import bench_streams  # noqa: E402  (free_port, process figures, pg connections)
 
 SECRET = "bench-secret-key-not-for-production-use-0123456789abcdef"
 TICKS = os.sysconf("SC_CLK_TCK")
+# Turns each thread takes before a turn is timed: with a user message and an answer per
+# turn, enough to fill the history window (CHAT_HISTORY_ITEMS, 40) on both sides.
+WARM_TURNS = 20
 
 
 # --- the worker ---------------------------------------------------------------------------
@@ -222,9 +225,12 @@ def cpu_figures(database_url: str, turns: int, reads: int, threads: int, pool: i
     with worker(env, logs / "cpu.log") as (process, port), ConnectionSampler(database) as peak:
         client = Client(port, token)
         thread_ids = [new_thread(client, f"hi {n}") for n in range(threads)]
-        for n in range(10):  # warm up: first requests import and cache
+        # Warm up (first requests import and cache), and give each thread a full history
+        # window, as the floor's threads get: a turn's cost grows with the history sent.
+        for n in range(WARM_TURNS * threads):
             client.call("threads.add_user_message", thread_id=thread_ids[n % threads],
                         input=message("hello there"))
+        for _ in range(10):
             client.call("items.list", thread_id=thread_ids[0], limit=20)
             client.call("threads.list", limit=20)
         for _ in range(rounds):
@@ -243,7 +249,7 @@ def floor_round(turns: int, reads: int, threads: int) -> dict[str, float]:
     """One round of the in-process floor, in a process of its own."""
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "bench_floor.py"), "--turns", str(turns),
-         "--reads", str(reads), "--threads", str(threads)],
+         "--reads", str(reads), "--threads", str(threads), "--warm-turns", str(WARM_TURNS)],
         cwd=ROOT, capture_output=True, text=True, timeout=1800,
     )
     if done.returncode:
@@ -520,7 +526,8 @@ def main() -> None:
             url = database_url or f"sqlite:///{scratch}/cpu.sqlite3"
             served, floor = cpu_figures(url, args.turns, args.reads, args.threads, args.pool,
                                         args.rounds, logs)
-        print(f"\nCPU ms per request (least of {args.rounds} rounds)")
+        print(f"\nCPU ms per request (least of {args.rounds} rounds; each thread first takes "
+              f"{WARM_TURNS} turns, on both sides)")
         print("                         HTTP worker   in-process floor   ratio")
         for key, label in (("turn_ms", "streamed turn"), ("items.list_ms", "items.list"),
                            ("threads.list_ms", "threads.list")):
