@@ -72,6 +72,10 @@ async def run_request(
         # The turn's history comes with the thread the request is authorised by.
         context.memo.items_with_thread = app_settings.HISTORY_ITEMS
     await authorize_request(request, server.store, context)
+    if request.type == "threads.delete":
+        # The conversation's answer stops with it, on whichever worker runs it, rather
+        # than running on (and paying the model) with nowhere left to store its words.
+        await stop_turn(request.params.thread_id)
     if not is_streaming_req(request):
         return await server.process(request, context)
     runner = await start_turn(server, request, context, log)
