@@ -166,6 +166,64 @@ def test_code_is_highlighted_labelled_and_copied_and_math_typeset(
     site.page.screenshot(path=str(screenshot_dir / "expect-code-light.png"))
 
 
+UNLABELLED_FENCES = """A short one:
+
+```
+def greet():
+    return 'hi'
+```
+
+A note:
+
+```
+Dear team, the meeting moves to Friday.
+```
+
+A longer one:
+
+```
+import os
+from pathlib import Path
+
+def files(root: str) -> list[str]:
+    \"\"\"Every file under root.\"\"\"
+    out = []
+    for dirpath, _, names in os.walk(root):
+        for name in names:
+            out.append(os.path.join(dirpath, name))
+    return out
+
+if __name__ == '__main__':
+    print(files('.'))
+```
+
+And a language the highlighter does not know:
+
+```elixir
+defmodule Greeter do
+  def hello(name), do: "Hello " <> name
+end
+```"""
+
+
+def test_a_fence_without_a_language_is_named_only_when_the_guess_is_sure(
+    open_site, make_user
+):
+    """highlight.js guesses a short Python function to be Ruby and a sentence to be VB.NET:
+    such guesses show as plain text, and only code with enough to go on gets a name."""
+    alice = make_user("alice")
+    stored_thread(alice, "fences", [("user", "Show me"), ("assistant", UNLABELLED_FENCES)])
+    site = open_site(cdn="abort")
+    chat = open_thread(site, alice, "fences")
+
+    blocks = chat.log.locator("figure.bc-code")
+    expect(blocks).to_have_count(4)
+    expect(blocks.locator(".bc-code-lang")).to_have_text(["text", "text", "Python", "elixir"])
+    for plain in (0, 1, 3):
+        expect(blocks.nth(plain).locator("[class^='hljs-']")).to_have_count(0)
+    expect(blocks.nth(2).locator(".hljs-keyword").first).to_have_text("import")
+
+
 # --- 4. votes -----------------------------------------------------------------------------
 
 

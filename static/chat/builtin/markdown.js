@@ -135,6 +135,30 @@ export function setMarkdown(element, text) {
   }
 }
 
+// A fence that names no language gets highlight.js's guess, among the languages people
+// ask a chat about, and only a guess with evidence behind it (a relevance of
+// SURE_GUESS or more): on a few lines it guesses wrong, a two-line Python function
+// comes out as Ruby and a sentence as VB.NET. Anything less stays plain text.
+const GUESSED_LANGUAGES = [
+  "bash", "c", "cpp", "csharp", "css", "diff", "go", "java", "javascript", "json",
+  "kotlin", "markdown", "php", "python", "ruby", "rust", "sql", "swift", "typescript",
+  "xml", "yaml",
+];
+const SURE_GUESS = 5;
+
+function highlighted(source, asked) {
+  if (asked) {
+    return hljs.getLanguage(asked)
+      ? hljs.highlight(source, { language: asked, ignoreIllegals: true })
+      : null; // a language highlight.js does not know: plain, under the name asked
+  }
+  if (source.length >= 20_000) {
+    return null;
+  }
+  const guess = hljs.highlightAuto(source, GUESSED_LANGUAGES);
+  return guess.relevance >= SURE_GUESS ? guess : null;
+}
+
 // A code block: highlighted, with its language and a copy button above it.
 function decorateCode(pre) {
   const code = pre.querySelector("code");
@@ -143,17 +167,13 @@ function decorateCode(pre) {
   }
   const source = code.textContent;
   const asked = pre.dataset.lang;
-  let language = asked && hljs.getLanguage(asked) ? asked : "";
+  let language = "";
   try {
-    const result = language
-      ? hljs.highlight(source, { language, ignoreIllegals: true })
-      : source.length < 20_000
-        ? hljs.highlightAuto(source)
-        : null;
+    const result = highlighted(source, asked);
     if (result) {
       // highlight.js escapes the source: its output is text in spans of hljs-* classes.
       code.innerHTML = result.value;
-      language ||= result.language ?? "";
+      language = result.language ?? "";
     }
   } catch (error) {
     console.error("Highlighting failed", error);
