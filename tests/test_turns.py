@@ -285,6 +285,27 @@ async def test_a_thread_deleted_mid_answer_stops_the_answer_and_keeps_its_turn(
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
+async def test_deleting_all_my_data_mid_answer_stops_the_answer_first(
+    alice, alice_chat, settings, caplog
+):
+    """"My data" deletes every conversation of the user's, one of them still answering."""
+    settings.CHAT_DEMO_WORD_DELAY = 0.02
+    chunks = await post_over_asgi(alice, create_body("delete all"), disconnect_after_chunks=5)
+    thread_id = parse_sse(b"".join(chunks))[0]["thread"]["id"]
+    turn_id = RUNNERS[thread_id].turn_id
+    client = AsyncClient()
+    await client.aforce_login(alice)
+
+    response = await client.post("/my-data/delete/", {"confirm": "delete"})
+
+    assert response.status_code == 302
+    assert thread_id not in RUNNERS
+    assert not await Thread.objects.filter(owner=alice).aexists()
+    turn = await Turn.objects.aget(pk=turn_id)
+    assert (turn.state, turn.thread_id, turn.answered) == (Turn.State.STOPPED, None, True)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
 async def test_a_lost_turn_whose_thread_was_deleted_is_closed_without_a_note(alice, alice_chat):
     thread_id, _ = await alice_chat.create_thread("going away")
     await wait_until(lambda: finished_turn(thread_id))
