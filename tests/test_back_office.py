@@ -56,6 +56,10 @@ def rated(alice, bob):
     models.Feedback.objects.create(item=bob_answer, user=bob, kind="positive")
     usage(bob, other, "demo", tokens=(10, 5), first=100, duration=400)
     models.Thread.objects.update(created_at=timezone.now())
+    # Asked and answered today, by the time their turns ended (votes count on the day of
+    # their answer).
+    first_end = models.Turn.objects.earliest("finished_at").finished_at
+    models.ThreadItem.objects.update(created_at=first_end)
     return thread
 
 
@@ -124,6 +128,23 @@ def test_insights_per_day_model_and_user(reviewer, rated, alice, settings):
     assert models.RolledUpDay.objects.count() == 29
     assert models.UsageDay.objects.get().turns == 1
     assert report.refusals == {"Message rate": 1}
+
+
+def test_a_vote_counts_on_the_day_of_the_answer_it_rates(rated, alice):
+    """Yesterday's answer rated this morning: yesterday had one answer and one rated,
+    today's share of rated answers is not pushed past all of today's answers."""
+    thread = factories.make_thread(alice, "thr_late", title="Late vote")
+    late = factories.assistant_says(thread, "msg_late", "Last night's answer")
+    yesterday = timezone.now() - timedelta(days=1)
+    models.ThreadItem.objects.filter(pk=late.pk).update(created_at=yesterday)
+    usage(alice, thread, "gpt-4.1-mini", days_ago=1)
+    models.Feedback.objects.create(item=late, user=alice, kind="positive")
+
+    days = insight.insights(insight.default_filters()).days
+
+    assert (days[-2].messages, days[-2].positive, days[-2].feedback_rate) == (1, 1, 1.0)
+    assert (days[-1].messages, days[-1].positive + days[-1].negative) == (2, 2)
+    assert max(day.feedback_rate or 0 for day in days) <= 1
 
 
 def test_one_users_figures_are_exact(rated, alice):

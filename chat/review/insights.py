@@ -82,6 +82,11 @@ def answers(filters: Filters) -> QuerySet:
     return filters.rows(Turn.objects.answers(), dated_by="finished_at")
 
 
+def rated_answers(filters: Filters) -> QuerySet:
+    """The votes on the answers given in the filters' range (dated by the answer)."""
+    return filters.rows(Feedback.objects.all(), dated_by="item__created_at")
+
+
 def default_filters(today: date | None = None, days: int = 30) -> Filters:
     today = today or timezone.localdate()
     return Filters(start=today - timedelta(days=days - 1), end=today)
@@ -355,8 +360,12 @@ def daily(filters: Filters, source: Any) -> list[Day]:
     for row in threads.annotate(day=by_day).values("day").annotate(n=Count("pk")):
         if (entry := days.get(day_of(row["day"]))) is not None:
             entry.threads = row["n"]
-    feedback = filters.rows(Feedback.objects.all())
-    for row in feedback.annotate(day=by_day).values("day", "kind").annotate(n=Count("pk")):
+    # A vote counts on the day of the answer it rates: a day's share of rated answers is
+    # then a share of that day's answers (dated by the vote, last night's answers rated
+    # this morning would make today's share more than all of today's answers).
+    feedback = rated_answers(filters)
+    answer_day = TruncDate("item__created_at", tzinfo=timezone.get_current_timezone())
+    for row in feedback.annotate(day=answer_day).values("day", "kind").annotate(n=Count("pk")):
         if (entry := days.get(day_of(row["day"]))) is not None:
             setattr(entry, row["kind"], row["n"])
     refusals = filters.rows(LimitRefusal.objects.all())
@@ -426,7 +435,7 @@ def insights(filters: Filters, today: date | None = None) -> Insights:
     }
     priced = app_settings.MODEL_PRICES
     statuses = dict(
-        filters.rows(Feedback.objects.all())
+        rated_answers(filters)
         .order_by()
         .values_list("review_status")
         .annotate(n=Count("pk"))

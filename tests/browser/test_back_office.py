@@ -48,6 +48,11 @@ def history(django_user_model):
                 finished_at=now - timedelta(days=len(rows) % 14),
             ))
     models.Thread.objects.update(created_at=now)
+    for thread in threads:
+        # Asked and answered by the time its latest turn ended (a vote counts on the day of
+        # the answer it rates).
+        latest = models.Turn.objects.filter(thread=thread).latest("finished_at").finished_at
+        models.ThreadItem.objects.filter(thread=thread).update(created_at=latest)
     for limit in ("rate", "rate", "tokens", "streams"):
         models.LimitRefusal.objects.create(user=users[0], limit=limit)
     return reviewer
