@@ -17,7 +17,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
-from django.contrib.admin.utils import quote
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
@@ -42,7 +42,7 @@ from django.utils.text import smart_split, unescape_string_literal
 
 from chat.limits import parse_rate
 from chat.models import Attachment, Feedback, QuotaOverride, Thread, ThreadItem, Turn
-from chat.retention.purge import delete_threads, human_bytes, preview_delete
+from chat.retention.purge import delete_threads, human_bytes, preview_delete, stop_answers
 from chat.review.charts import Series, bar_chart
 from chat.review.export import write_export
 from chat.review.insights import as_csv, default_filters, insights, parse_filters
@@ -309,10 +309,28 @@ class ThreadAdmin(ReadOnlyAdmin):
         }
         return [f"Thread: {obj}" for obj in objs], model_count, set(), []
 
+    def delete_view(
+        self, request: HttpRequest, object_id: str, extra_context: dict | None = None
+    ) -> HttpResponse:
+        """Django runs the delete in a transaction, and an answer being stopped still has
+        to store what it has (on SQLite it would wait for that transaction): a confirmed
+        delete stops the thread's answer first."""
+        thread = self.get_object(request, unquote(object_id))
+        if (
+            request.method == "POST"
+            and request.POST.get("post")
+            and thread is not None
+            and self.has_delete_permission(request, thread)
+        ):
+            stop_answers(Thread.objects.filter(pk=thread.pk))
+        return super().delete_view(request, object_id, extra_context)
+
     def delete_model(self, request: HttpRequest, obj: Thread) -> None:
         delete_threads(Thread.objects.filter(pk=obj.pk))
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet) -> None:
+        # The delete action runs in no transaction of Django's.
+        stop_answers(queryset)
         delete_threads(queryset)
 
 

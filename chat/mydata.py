@@ -23,8 +23,7 @@ from django.utils.translation import gettext, ngettext, pgettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from chat.chatkit.broadcast import notify_user
-from chat.chatkit.turns import stop_turn
-from chat.models import Attachment, Thread, ThreadItem, Turn
+from chat.models import Attachment, Thread, ThreadItem
 from chat.retention.purge import PurgeCounts, Selection, purge
 from chat.review.export import json_document, markdown_document
 
@@ -139,13 +138,6 @@ def my_data_delete(request: HttpRequest) -> HttpResponse:
             .order_by("-updated_at")
             .values_list("pk", flat=True)[:NOTIFIED_THREADS]
         )
-        # Answers still running stop first (each keeps what it used on its turn), rather
-        # than running on with nowhere left to store their words.
-        answering = Turn.objects.filter(
-            user_id=request.user.pk, state=Turn.State.RUNNING, thread__isnull=False
-        ).values_list("thread_id", flat=True)
-        for thread_id in answering:
-            async_to_sync(stop_turn)(thread_id)
         counts = purge(Selection(owner_id=request.user.pk), dry_run=False)
         for thread_id in recent:
             async_to_sync(notify_user)(

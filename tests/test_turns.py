@@ -306,6 +306,35 @@ async def test_deleting_all_my_data_mid_answer_stops_the_answer_first(
     assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
 
 
+@pytest.mark.parametrize("how", ["its delete page", "the delete action"])
+async def test_a_thread_deleted_in_admin_mid_answer_stops_the_answer_first(
+    alice, alice_chat, admin_user, settings, caplog, how
+):
+    settings.CHAT_DEMO_WORD_DELAY = 0.02
+    chunks = await post_over_asgi(alice, create_body("admin deletes"), disconnect_after_chunks=5)
+    thread_id = parse_sse(b"".join(chunks))[0]["thread"]["id"]
+    turn_id = RUNNERS[thread_id].turn_id
+    client = AsyncClient()
+    await client.aforce_login(admin_user)
+
+    if how == "its delete page":
+        confirm = await client.get(f"/admin/chat/thread/{thread_id}/delete/")
+        assert confirm.status_code == 200 and thread_id in RUNNERS  # asking stops nothing
+        response = await client.post(f"/admin/chat/thread/{thread_id}/delete/", {"post": "yes"})
+    else:
+        response = await client.post(
+            "/admin/chat/thread/",
+            {"action": "delete_selected", "_selected_action": [thread_id], "post": "yes"},
+        )
+
+    assert response.status_code == 302
+    assert thread_id not in RUNNERS
+    assert not await Thread.objects.filter(pk=thread_id).aexists()
+    turn = await Turn.objects.aget(pk=turn_id)
+    assert (turn.state, turn.thread_id, turn.answered) == (Turn.State.STOPPED, None, True)
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
 async def test_a_lost_turn_whose_thread_was_deleted_is_closed_without_a_note(alice, alice_chat):
     thread_id, _ = await alice_chat.create_thread("going away")
     await wait_until(lambda: finished_turn(thread_id))

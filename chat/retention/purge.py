@@ -7,7 +7,8 @@ explicitly with one statement each (Django's delete collector would load every i
 the batch into memory first), and stored files are deleted only after the batch commits:
 a crash can leave an orphaned file, never a row whose file is gone.
 
-`chat.management.locks.exclusive()` keeps two purges from running at once.
+`chat.management.locks.exclusive()` keeps two purges from running at once. An answer still
+running in a thread about to go is stopped first, wherever it runs (`stop_answers`).
 """
 
 import re
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 
+from asgiref.sync import async_to_sync
 from django.contrib.auth import get_user_model
 from django.db import router, transaction
 from django.db.models import Count, IntegerField, OuterRef, QuerySet, Subquery, Sum
@@ -22,7 +24,8 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from chat.attachments.files import remove_files
-from chat.models import Attachment, Thread, ThreadItem
+from chat.chatkit.turns import stop_turn
+from chat.models import Attachment, Thread, ThreadItem, Turn
 
 DEFAULT_BATCH_SIZE = 500
 # Ids of one batch are bound as query parameters: keep well under SQLite's 32766.
@@ -288,6 +291,16 @@ def run_batches(
         after = ids[-1]
 
 
+def stop_answers(threads: QuerySet[Thread]) -> None:
+    """Stop the answers still running in `threads`, on whichever worker runs them, and wait
+    until each has stored what it has: deleted under it, an answer would run on (and pay
+    the model) with nowhere left to store its words. Each keeps what it used on its turn.
+    Call it outside a transaction: a stopping answer writes."""
+    running = Turn.objects.filter(thread__in=threads, state=Turn.State.RUNNING)
+    for thread_id in running.values_list("thread_id", flat=True):
+        async_to_sync(stop_turn)(thread_id)
+
+
 def purge(
     selection: Selection,
     *,
@@ -304,6 +317,8 @@ def purge(
     """
     counts = PurgeCounts() if counts is None else counts
     now = now or timezone.now()
+    if not dry_run:
+        stop_answers(selection.threads())
     for rows, count, delete in (
         (selection.threads(), count_threads, delete_threads_now),
         (selection.stale_uploads(now), count_uploads, delete_uploads_now),
@@ -321,7 +336,8 @@ def purge(
 
 def delete_threads(threads: QuerySet[Thread], batch_size: int = DEFAULT_BATCH_SIZE) -> PurgeCounts:
     """Delete the given threads with their items, feedback, attachments and files (the
-    files once the surrounding transaction commits). Used by the admin."""
+    files once the surrounding transaction commits). Used by the admin, which stops their
+    answers first (`stop_answers`), before its own transaction."""
     counts = PurgeCounts()
     rows = Thread.objects.filter(pk__in=threads.values("pk"))
     run_batches(rows, delete_threads_now, batch_size=batch_size, lock=True, counts=counts)
