@@ -6,6 +6,7 @@ Anything that is not a `ChatError` is a bug or an outage and is handled as such.
 """
 
 from django.http import JsonResponse
+from django.utils.translation import gettext
 
 
 class ChatError(Exception):
@@ -58,11 +59,8 @@ class Unavailable(ChatError):
 
     status = 503
 
-    def __init__(
-        self,
-        message: str = "The service is temporarily unavailable. Please retry.",
-        retry_after: int = 5,
-    ):
+    def __init__(self, message: str | None = None, retry_after: int = 5):
+        message = message or gettext("The service is temporarily unavailable. Please retry.")
         super().__init__(message, headers={"Retry-After": str(retry_after)})
 
 
@@ -71,7 +69,9 @@ class Restarting(Unavailable):
     (on another worker). Routine during every deploy, so not an error in the log."""
 
     def __init__(self) -> None:
-        super().__init__("The server is restarting. Please retry in a moment.", retry_after=2)
+        super().__init__(
+            gettext("The server is restarting. Please retry in a moment."), retry_after=2
+        )
 
 
 def error_response(error: ChatError) -> JsonResponse:

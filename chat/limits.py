@@ -199,7 +199,7 @@ async def count_one(key: str, ttl: float) -> int:
             logger.warning("Rate limit not counted, Redis unavailable: %s", error)
             return 0
         logger.error("Redis unavailable for the rate limit: %s", error)
-        raise Unavailable("The service is temporarily unavailable. Please retry.") from error
+        raise Unavailable() from error
 
 
 async def check_message_rate(user_id: Any, rate: Rate | None) -> None:

@@ -89,3 +89,15 @@ async def test_unreachable_provider_is_explained(alice_chat, settings):
 
     error = next(e for e in events if e["type"] == "error")
     assert "could not reach its model provider" in error["message"]
+
+
+async def test_a_french_user_reads_the_provider_failure_in_french(alice_chat, local_model):
+    """The error event is written in the language the request asked for (as the pages are):
+    the built-in client and the widget show its message as it is."""
+    local_model.fail_with = 429
+    alice_chat.headers = {**alice_chat.headers, "Accept-Language": "fr"}
+
+    _, events = await alice_chat.create_thread("Tu es là ?")
+
+    error = next(e for e in events if e["type"] == "error")
+    assert "est saturé (limite de débit)" in error["message"]

@@ -12,6 +12,7 @@ import logging
 
 import openai
 from chatkit.types import AudioInput, TranscriptionResult
+from django.utils.translation import gettext
 
 from chat.conf import app_settings
 from chat.errors import AttachmentRejected, BadRequest, Unavailable
@@ -85,5 +86,6 @@ async def transcribe(audio: AudioInput) -> TranscriptionResult:
         )
     except openai.OpenAIError as error:
         logger.warning("Transcription failed: %r", error)
-        raise Unavailable("The transcription service did not answer. Please retry.") from error
+        message = gettext("The transcription service did not answer. Please retry.")
+        raise Unavailable(message) from error
     return TranscriptionResult(text=getattr(result, "text", "") or "")

@@ -30,6 +30,7 @@ from chatkit.types import (
     WorkflowItem,
 )
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from chat.assistant.agent import agent_for
 from chat.assistant.mcp import connected_mcp_servers
@@ -42,16 +43,20 @@ logger = logging.getLogger(__name__)
 def provider_error_message(error: Exception) -> str:
     """Say in plain words what went wrong with the model provider."""
     if isinstance(error, openai.AuthenticationError):
-        return "The assistant's model provider rejected its API key. Please tell the site's admin."
+        return gettext(
+            "The assistant's model provider rejected its API key. Please tell the site's admin."
+        )
     if isinstance(error, openai.RateLimitError):
-        return "The assistant's model provider is busy (rate limited). Please retry in a moment."
+        return gettext(
+            "The assistant's model provider is busy (rate limited). Please retry in a moment."
+        )
     if isinstance(error, openai.APITimeoutError):
-        return "The assistant's model provider took too long to answer. Please retry."
+        return gettext("The assistant's model provider took too long to answer. Please retry.")
     if isinstance(error, openai.APIConnectionError):
-        return "The assistant could not reach its model provider. Please retry later."
+        return gettext("The assistant could not reach its model provider. Please retry later.")
     if isinstance(error, openai.InternalServerError):
-        return "The assistant's model provider had an internal error. Please retry."
-    return "The assistant's model provider returned an error. Please retry."
+        return gettext("The assistant's model provider had an internal error. Please retry.")
+    return gettext("The assistant's model provider returned an error. Please retry.")
 
 
 async def with_store_item_ids(
@@ -249,8 +254,10 @@ class AgentRun:
             for name in unavailable:
                 yield NoticeEvent(
                     level="warning",
-                    message=f"The “{name}” tools are unavailable right now; "
-                    "answering without them.",
+                    message=gettext(
+                        "The “%(name)s” tools are unavailable right now; answering without them."
+                    )
+                    % {"name": name},
                 )
             agent = agent_for(self.agent_context.request_context)
             if servers:
@@ -272,8 +279,11 @@ class AgentRun:
             except ModelSilent as error:
                 logger.warning("Model silent for %ss in thread %s", timeout, thread_id)
                 raise CustomStreamError(
-                    f"The assistant's model provider did not answer within {timeout:g} seconds."
-                    " Please retry.",
+                    gettext(
+                        "The assistant's model provider did not answer within %(seconds)s"
+                        " seconds. Please retry."
+                    )
+                    % {"seconds": f"{timeout:g}"},
                     allow_retry=True,
                 ) from error
             except openai.OpenAIError as error:

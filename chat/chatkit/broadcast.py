@@ -18,6 +18,7 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 from django.conf import settings
+from django.utils.translation import gettext, gettext_noop
 
 from chat.chatkit.leases import leases
 from chat.chatkit.sse import error_event
@@ -26,7 +27,7 @@ from chatsite import redis_client
 
 # How long a finished turn's log stays readable, for a subscriber that arrives at the end.
 LOG_KEEP_SECONDS = 120
-LOST_TURN = (
+LOST_TURN = gettext_noop(
     "The server answering this stopped before the answer was finished. The answer so far "
     "is kept; please send your message again."
 )
@@ -142,7 +143,7 @@ async def follow_remote(thread_id: str) -> AsyncIterator[bytes]:
                     held = await leases().thread_holder(thread_id) == turn
                     unheld = 0 if held else unheld + 1
                     if unheld >= 2:
-                        yield error_event(LOST_TURN)
+                        yield error_event(gettext(LOST_TURN))
                         return
                     entries = await turn_log().read(thread_id)  # in case the end was missed
                 else:

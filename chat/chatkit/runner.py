@@ -25,7 +25,7 @@ from datetime import timedelta
 from channels.layers import get_channel_layer
 from chatkit.server import StreamingResult
 from chatkit.types import ChatKitReq
-from django.utils import timezone
+from django.utils import timezone, translation
 from redis.exceptions import RedisError
 
 from chat import models
@@ -33,7 +33,7 @@ from chat.chatkit import broadcast, recovery
 from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.server import SiteChatKitServer
-from chat.chatkit.sse import error_event
+from chat.chatkit.sse import answer_failed_event
 from chat.chatkit.tasks import ProcessTask, detached
 from chat.conf import app_settings
 from chat.context import RequestContext
@@ -92,6 +92,8 @@ class TurnRunner:
         self.publishing = True  # until `finish`: see publish_forever
         self.publisher_asleep = False
         self.first_token_at: float | None = None  # for chat_time_to_first_token_seconds
+        # What the turn says to the user (errors, notices) is in the request's language.
+        self.language = translation.get_language()
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -106,6 +108,8 @@ class TurnRunner:
         heartbeat.ensure_running()
 
     async def run(self) -> None:
+        # This task's own context (see `start`): the language holds for this turn only.
+        translation.activate(self.language)
         publisher = None
         listener = None
         try:
@@ -131,7 +135,7 @@ class TurnRunner:
         except Exception:
             self.outcome = "failed"
             logger.exception("Turn %s in thread %s failed", self.turn_id, self.thread_id)
-            await self.emit(error_event("Something went wrong while answering. Please retry."))
+            await self.emit(answer_failed_event())
         finally:
             await self.finish(publisher, listener)
 

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable
 
 from chatkit.types import ErrorEvent
+from django.utils.translation import gettext
 
 logger = logging.getLogger(__name__)
 
@@ -21,6 +22,12 @@ OPEN_STREAMS: set[asyncio.Future] = set()
 def error_event(message: str) -> bytes:
     event = ErrorEvent(code="custom", message=message, allow_retry=True)
     return b"data: " + event.model_dump_json().encode() + b"\n\n"
+
+
+def answer_failed_event() -> bytes:
+    """The error event of an answer that failed for a reason of the site's own, in the
+    language of the request that asked for it."""
+    return error_event(gettext("Something went wrong while answering. Please retry."))
 
 
 async def sse_stream(
@@ -84,7 +91,7 @@ async def sse_stream(
             if isinstance(chunk, Exception):
                 outcome = "error"
                 logger.error("ChatKit stream failed", exc_info=chunk)
-                yield error_event("Something went wrong while answering. Please retry.")
+                yield answer_failed_event()
                 return
             yield chunk
     finally:
