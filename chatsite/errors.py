@@ -7,6 +7,7 @@ keep Django's own error pages.
 
 from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent, TooManyFilesSent
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.utils.translation import gettext
 from django.views import defaults
 from django.views.csrf import csrf_failure as default_csrf_failure
 
@@ -23,7 +24,7 @@ def detail(status: int, message: str) -> JsonResponse:
 
 def unavailable(retry_after: int = 5) -> JsonResponse:
     """A dependency (the database) is down: retry in a few seconds."""
-    response = detail(503, "The service is temporarily unavailable. Please retry.")
+    response = detail(503, gettext("The service is temporarily unavailable. Please retry."))
     response["Retry-After"] = str(retry_after)
     return response
 

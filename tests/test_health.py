@@ -93,3 +93,13 @@ async def test_chatkit_answers_503_when_the_database_is_down(alice_chat, monkeyp
     assert "temporarily unavailable" in body["detail"]
     monkeypatch.undo()
     assert (await alice_chat.call("threads.list"))[0] == 200
+
+
+async def test_the_503_speaks_the_language_of_the_request(alice_chat, monkeypatch):
+    broken_database(monkeypatch)
+    alice_chat.headers = {**alice_chat.headers, "Accept-Language": "fr"}
+
+    status, body = await alice_chat.call("threads.list")
+
+    assert status == 503
+    assert body["detail"] == "Le service est momentanément indisponible. Veuillez réessayer."
