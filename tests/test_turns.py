@@ -261,28 +261,37 @@ async def test_turns_are_recorded_with_their_usage(alice, alice_chat):
     assert turn.output_tokens == thread.output_tokens > 0
 
 
+async def still_answering(user, text: str) -> tuple[str, str]:
+    """Start a slow answer and hang up mid-way: (its thread id, its turn id)."""
+    chunks = await post_over_asgi(user, create_body(text), disconnect_after_chunks=5)
+    thread_id = parse_sse(b"".join(chunks))[0]["thread"]["id"]
+    assert thread_id in RUNNERS  # still answering
+    return thread_id, RUNNERS[thread_id].turn_id
+
+
+async def assert_stopped_then_deleted(thread_id: str, turn_id: str, owner, caplog) -> None:
+    """The answer was stopped before its thread went (no error on the way), and its turn
+    keeps what it used (quota, accounts) without naming the thread."""
+    assert thread_id not in RUNNERS
+    assert not await Thread.objects.filter(pk=thread_id).aexists()
+    turn = await Turn.objects.aget(pk=turn_id)
+    assert (turn.state, turn.thread_id, turn.user_id) == (Turn.State.STOPPED, None, owner.pk)
+    assert turn.answered and turn.model == "offline-demo" and turn.duration_ms is not None
+    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+
+
 async def test_a_thread_deleted_mid_answer_stops_the_answer_and_keeps_its_turn(
     alice, alice_chat, settings, caplog
 ):
-    """The user deletes the thread in another tab while it answers: the answer stops (the
-    model is not left running with nowhere to store its words), the thread goes, and the
-    answer's record stays (quota, accounts) on its turn, which no longer names it."""
+    """The user deletes the thread in another tab while it answers: the model is not left
+    running with nowhere to store its words."""
     settings.CHAT_DEMO_WORD_DELAY = 0.02
-    chunks = await post_over_asgi(alice, create_body("delete me"), disconnect_after_chunks=5)
-    thread_id = parse_sse(b"".join(chunks))[0]["thread"]["id"]
-    assert thread_id in RUNNERS  # still answering
-    turn_id = RUNNERS[thread_id].turn_id
+    thread_id, turn_id = await still_answering(alice, "delete me")
 
     status, _ = await alice_chat.call("threads.delete", thread_id=thread_id)
 
     assert status == 200
-    assert thread_id not in RUNNERS  # stopped before the delete answered
-    turn = await Turn.objects.aget(pk=turn_id)
-    assert turn.state == Turn.State.STOPPED
-    assert not await Thread.objects.filter(pk=thread_id).aexists()
-    assert turn.thread_id is None and turn.user_id == alice.pk
-    assert turn.answered and turn.model == "offline-demo" and turn.duration_ms is not None
-    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    await assert_stopped_then_deleted(thread_id, turn_id, alice, caplog)
 
 
 async def test_deleting_all_my_data_mid_answer_stops_the_answer_first(
@@ -290,20 +299,14 @@ async def test_deleting_all_my_data_mid_answer_stops_the_answer_first(
 ):
     """"My data" deletes every conversation of the user's, one of them still answering."""
     settings.CHAT_DEMO_WORD_DELAY = 0.02
-    chunks = await post_over_asgi(alice, create_body("delete all"), disconnect_after_chunks=5)
-    thread_id = parse_sse(b"".join(chunks))[0]["thread"]["id"]
-    turn_id = RUNNERS[thread_id].turn_id
+    thread_id, turn_id = await still_answering(alice, "delete all")
     client = AsyncClient()
     await client.aforce_login(alice)
 
     response = await client.post("/my-data/delete/", {"confirm": "delete"})
 
     assert response.status_code == 302
-    assert thread_id not in RUNNERS
-    assert not await Thread.objects.filter(owner=alice).aexists()
-    turn = await Turn.objects.aget(pk=turn_id)
-    assert (turn.state, turn.thread_id, turn.answered) == (Turn.State.STOPPED, None, True)
-    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    await assert_stopped_then_deleted(thread_id, turn_id, alice, caplog)
 
 
 @pytest.mark.parametrize("how", ["its delete page", "the delete action"])
@@ -311,9 +314,7 @@ async def test_a_thread_deleted_in_admin_mid_answer_stops_the_answer_first(
     alice, alice_chat, admin_user, settings, caplog, how
 ):
     settings.CHAT_DEMO_WORD_DELAY = 0.02
-    chunks = await post_over_asgi(alice, create_body("admin deletes"), disconnect_after_chunks=5)
-    thread_id = parse_sse(b"".join(chunks))[0]["thread"]["id"]
-    turn_id = RUNNERS[thread_id].turn_id
+    thread_id, turn_id = await still_answering(alice, "admin deletes")
     client = AsyncClient()
     await client.aforce_login(admin_user)
 
@@ -328,11 +329,7 @@ async def test_a_thread_deleted_in_admin_mid_answer_stops_the_answer_first(
         )
 
     assert response.status_code == 302
-    assert thread_id not in RUNNERS
-    assert not await Thread.objects.filter(pk=thread_id).aexists()
-    turn = await Turn.objects.aget(pk=turn_id)
-    assert (turn.state, turn.thread_id, turn.answered) == (Turn.State.STOPPED, None, True)
-    assert not [record for record in caplog.records if record.levelno >= logging.ERROR]
+    await assert_stopped_then_deleted(thread_id, turn_id, alice, caplog)
 
 
 async def test_a_lost_turn_whose_thread_was_deleted_is_closed_without_a_note(alice, alice_chat):
