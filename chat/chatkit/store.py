@@ -54,10 +54,10 @@ EVERY_ITEM = 2**31
 def asked_from(item: ThreadItem, context: RequestContext) -> dict[str, Any]:
     """The page a user message was asked from (url, title, selected text), kept with the
     message for the admin transcript; nothing for other items or an empty context."""
-    page = dataclasses.asdict(context.page)
-    if item.type != "user_message" or not any(page.values()):
+    if item.type != "user_message":
         return {}
-    return {"page": page}
+    page = dataclasses.asdict(context.page)
+    return {"page": page} if any(page.values()) else {}
 
 
 def aware(value: datetime) -> datetime:
