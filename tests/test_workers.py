@@ -12,11 +12,13 @@ import time
 
 import pytest
 import websockets.asyncio.client
+from asgiref.sync import sync_to_async
 from rest_framework_simplejwt.tokens import AccessToken
 
 from chat.assistant.demo_model import demo_reply
 from chat.chatkit.broadcast import LOST_TURN
-from chat.models import ThreadItem, Turn
+from chat.models import Thread, ThreadItem, Turn
+from chat.retention.purge import Selection, purge
 from tests.chatkit_client import bearer, user_input
 from tests.daphne import Response, Worker, request, start_workers
 from tests.waits import wait_until
@@ -443,3 +445,24 @@ async def test_a_user_deactivated_elsewhere_is_refused_by_a_worker_at_once(
 
     assert refused.status == 401
     refused.close()
+
+
+async def test_purging_a_users_threads_stops_their_answer_on_a_worker(
+    workers, alice, shared_redis
+):
+    """`purge_threads --user` runs in a process of its own: the answer running on a worker
+    is stopped through the shared channel layer, and has stored what it had, before the
+    thread goes."""
+    (a,) = workers.start(a=env(SLOW, shared_redis))
+    stream = await create_thread(a, alice, "purge me while I answer")
+    thread_id = await read_until_words(stream, 6)
+
+    counts = await sync_to_async(purge)(Selection(owner_id=alice.pk), dry_run=False)
+
+    assert counts.threads == 1
+    await stream.read_events(timeout=15)  # the worker's stream ends
+    turn = await Turn.objects.aget(user=alice)  # no longer naming its thread
+    assert (turn.state, turn.thread_id, turn.answered) == (Turn.State.STOPPED, None, True)
+    assert not await Thread.objects.filter(pk=thread_id).aexists()
+    assert_quiet(a)
+    assert logged_outcomes(a) == ["200/stopped"]
