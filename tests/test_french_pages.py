@@ -69,6 +69,8 @@ def test_the_pages_and_the_start_screen_are_in_french(client, alice):
     )
     labels = [prompt["label"] for prompt in config["chatkit"]["startScreen"]["prompts"]]
     assert "Changer le thème de la page" in labels and "Faisons la fête" in labels
+    tools = config["chatkit"]["composer"]["tools"]
+    assert [tool["label"] for tool in tools] == ["Chercher dans mes conversations"]
 
     about = client.get("/about/", headers={"accept-language": "fr"}).content.decode()
     assert "L’assistant répond dans le panneau flottant" in about

@@ -46,9 +46,9 @@ def api_options(request: HttpRequest) -> dict[str, Any]:
     }
 
 
-# The default texts of CHAT_GREETING, CHAT_PROMPTS and CHAT_COMPOSER_PLACEHOLDER, marked for
-# translation: while a site keeps them they are shown in the page's language; a site's own
-# text is shown as written.
+# The default texts of CHAT_GREETING, CHAT_PROMPTS, CHAT_COMPOSER_PLACEHOLDER and
+# CHAT_COMPOSER_TOOLS, marked for translation: while a site keeps them they are shown in the
+# page's language; a site's own text is shown as written.
 DEFAULT_TEXTS = frozenset(
     {
         gettext_noop("How can I help you today?"),
@@ -56,6 +56,7 @@ DEFAULT_TEXTS = frozenset(
         gettext_noop("What can you do?"),
         gettext_noop("Summarise this page"),
         gettext_noop("Summarise the page I am on."),
+        gettext_noop("Search my conversations"),
     }
 )
 
@@ -160,7 +161,7 @@ def composer_options() -> dict[str, Any]:
     if models := composer_models():
         options["models"] = models
     if tools := composer_tools():
-        options["tools"] = tools
+        options["tools"] = [{**tool, "label": translated(tool["label"])} for tool in tools]
     if dictation.available():
         options["dictation"] = {"enabled": True}
     return options
