@@ -307,6 +307,24 @@ def wait_until_taller(scroller, height: float) -> None:
     )
 
 
+def test_a_new_conversation_opens_at_its_greeting(open_site, make_user):
+    """Offline, the start screen lists eight suggestions, more than the panel holds: it
+    opens at the greeting, and so does the next new conversation."""
+    make_user("alice")
+    site = open_site(cdn="abort")
+    chat = login_and_open(site, "alice")
+    greeting = chat.root.locator(".bc-greeting")
+    scroller = chat.root.locator(".bc-scroller")
+    assert scroller.evaluate("s => s.scrollHeight > s.clientHeight")
+    expect(greeting).to_be_in_viewport(ratio=1)
+
+    chat.send("First question")
+    chat.wait_for_answer(ANSWER_END)
+    chat.button("New conversation").click()
+
+    expect(greeting).to_be_in_viewport(ratio=1)
+
+
 def test_feedback_rename_and_delete_are_stored(open_site, make_user):
     alice = make_user("alice")
     site = open_site(cdn="abort")

@@ -7,9 +7,10 @@ const INTENT_MS = 600;
 
 /**
  * Wire `scroller`, whose growing part is `content`.
- * Returns { follow(), toEnd(), keepPosition(change) }:
+ * Returns { follow(), toEnd(), toStart(), keepPosition(change) }:
  * follow() after content grew (scrolls only while pinned), toEnd() to pin and scroll,
- * keepPosition(change) runs `change` (adding content above) without moving what is seen.
+ * toStart() to unpin and show the top, keepPosition(change) runs `change` (adding content
+ * above) without moving what is seen.
  */
 export function createAutoScroll(scroller, content) {
   let pinned = true;
@@ -76,6 +77,11 @@ export function createAutoScroll(scroller, content) {
     toEnd() {
       pinned = true;
       scrollToEnd();
+    },
+    toStart() {
+      pinned = false;
+      scroller.scrollTop = 0;
+      lastTop = 0;
     },
     keepPosition(change) {
       const fromEnd = scroller.scrollHeight - scroller.scrollTop;

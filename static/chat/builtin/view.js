@@ -194,7 +194,13 @@ export function createView({
     },
     /** The greeting and suggestions, for a conversation with nothing in it yet. */
     setStartShown(shown) {
+      const appearing = shown && start.hidden;
       start.hidden = !shown;
+      if (appearing) {
+        // A new conversation starts at its greeting, however many suggestions follow it
+        // (pinned to the end, the view would show the last suggestions, the greeting cut).
+        messages.scroll.toStart();
+      }
     },
     /** True when the messages do not fill the view: there is nothing to scroll up. */
     needsMoreAbove() {
