@@ -315,14 +315,10 @@ class ThreadAdmin(ReadOnlyAdmin):
         """Django runs the delete in a transaction, and an answer being stopped still has
         to store what it has (on SQLite it would wait for that transaction): a confirmed
         delete stops the thread's answer first."""
-        thread = self.get_object(request, unquote(object_id))
-        if (
-            request.method == "POST"
-            and request.POST.get("post")
-            and thread is not None
-            and self.has_delete_permission(request, thread)
-        ):
-            stop_answers(Thread.objects.filter(pk=thread.pk))
+        if request.method == "POST" and request.POST.get("post"):
+            thread = self.get_object(request, unquote(object_id))
+            if thread is not None and self.has_delete_permission(request, thread):
+                stop_answers(Thread.objects.filter(pk=thread.pk))
         return super().delete_view(request, object_id, extra_context)
 
     def delete_model(self, request: HttpRequest, obj: Thread) -> None:
