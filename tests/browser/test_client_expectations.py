@@ -40,11 +40,12 @@ Inline too: \\(a^2 + b^2 = c^2\\), while $5 and $10 stay money."""
 
 @pytest.fixture(scope="module")
 def strict_site(site_factory) -> LiveSite:
-    """CHAT_WIDGET=builtin, two messages a minute, small requests (a short message limit)."""
+    """CHAT_WIDGET=builtin, two messages an hour (a fixed window: a minute's could turn over
+    between the second message and the third), small requests (a short message limit)."""
     return site_factory(
         "strict-site",
         CHAT_WIDGET="builtin",
-        CHAT_RATE_LIMIT="2/min",
+        CHAT_RATE_LIMIT="2/hour",
         CHAT_MAX_REQUEST_BYTES="20000",
     )
 
