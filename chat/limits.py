@@ -30,6 +30,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext, ngettext
 
 from chat.conf import app_settings
 from chat.errors import LimitExceeded, Unavailable
@@ -202,6 +204,14 @@ async def count_one(key: str, ttl: float) -> int:
         raise Unavailable() from error
 
 
+def period_name(seconds: int) -> str:
+    """A rate's period as a reader says it, in their language: "1 hour", "10 minutes"."""
+    if seconds % 60:
+        return ngettext("%(count)d second", "%(count)d seconds", seconds) % {"count": seconds}
+    now = datetime.fromtimestamp(0, UTC)
+    return timesince(now - timedelta(seconds=seconds), now, depth=1)
+
+
 async def check_message_rate(user_id: Any, rate: Rate | None) -> None:
     """Count one new message against the user's rate (a fixed window per user); None is
     no limit (`limits_for` has already put the default in where nothing overrides it)."""
@@ -213,7 +223,9 @@ async def check_message_rate(user_id: Any, rate: Rate | None) -> None:
     if used > rate.count:
         retry_after = math.ceil((window + 1) * rate.seconds - now)
         raise LimitExceeded(
-            f"Too many messages: at most {rate.count} per {rate.seconds} seconds.", retry_after
+            gettext("Too many messages: at most %(count)d in %(period)s.")
+            % {"count": rate.count, "period": period_name(rate.seconds)},
+            retry_after,
         )
 
 
@@ -242,7 +254,7 @@ async def check_token_quota(user_id: Any, quota: int | None = None) -> None:
     if await db.run(tokens_used_since, user_id, today) >= quota:
         tomorrow = today + timedelta(days=1)
         raise LimitExceeded(
-            "You have used today's token allowance. Please come back tomorrow.",
+            gettext("You have used today's token allowance. Please come back tomorrow."),
             (tomorrow - now).total_seconds(),
         )
 

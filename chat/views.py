@@ -17,11 +17,12 @@ from django.core.files.uploadedfile import UploadedFile
 from django.db import DatabaseError
 from django.http import HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.http.multipartparser import MultiPartParserError
+from django.utils.translation import gettext
 from django.views.decorators.csrf import csrf_exempt
 
 from accounts.jwt import AuthenticationFailed, authenticate_bearer, unauthorized
 from chat.assistant import entities
-from chat.attachments import access, serving, uploads
+from chat.attachments import access, policy, serving, uploads
 from chat.attachments.store import to_json
 from chat.chatkit import client_state
 from chat.chatkit.requestlog import RequestLog
@@ -232,14 +233,14 @@ def refuse_large_upload(request: HttpRequest) -> None:
     """A 413 before reading a body whose declared length already exceeds the file limit."""
     limit = app_settings.ATTACHMENT_MAX_BYTES
     if declared_length(request) > limit + MULTIPART_OVERHEAD:
-        raise AttachmentRejected(413, f"The file is larger than {limit} bytes.")
+        raise AttachmentRejected(413, policy.too_large(limit))
 
 
 def uploaded_file(request: HttpRequest) -> UploadedFile:
     """The multipart field `file` (parsing reads the spooled body: call off the loop)."""
     uploaded = request.FILES.get("file")
     if uploaded is None:
-        raise AttachmentRejected(400, "Send the file as the multipart field 'file'.")
+        raise AttachmentRejected(400, gettext("Send the file as the multipart field 'file'."))
     return uploaded
 
 

@@ -19,6 +19,7 @@ from typing import Any, TypeVar
 
 from asgiref.sync import ThreadSensitiveContext
 from django.db import DatabaseError, connections
+from django.utils import translation
 
 T = TypeVar("T")
 
@@ -45,9 +46,10 @@ def uses_connection_pool() -> bool:
     return bool(connections["default"].settings_dict.get("OPTIONS", {}).get("pool"))
 
 
-def call(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
+def call(function: Callable[..., T], args: tuple, kwargs: dict, language: str | None) -> T:
     try:
-        return function(*args, **kwargs)
+        with translation.override(language, deactivate=True):
+            return function(*args, **kwargs)
     except DatabaseError:
         # A connection that failed (the server restarted, the network dropped) is not
         # handed to the next job: this thread reconnects on its next query.
@@ -60,9 +62,13 @@ def call(function: Callable[..., T], args: tuple, kwargs: dict) -> T:
 
 
 async def run(function: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:
-    """`function(*args, **kwargs)` on a pool thread, awaited."""
+    """`function(*args, **kwargs)` on a pool thread, awaited, in the caller's language:
+    what it says to the user (a refusal, a notice) is in the request's language, as it
+    would be on the request's own thread. (The active language is per thread; asgiref
+    carries it only through its own `sync_to_async`.)"""
     loop = asyncio.get_running_loop()
-    return await loop.run_in_executor(pool(), functools.partial(call, function, args, kwargs))
+    job = functools.partial(call, function, args, kwargs, translation.get_language())
+    return await loop.run_in_executor(pool(), job)
 
 
 def close_connections() -> None:

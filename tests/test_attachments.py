@@ -215,6 +215,24 @@ async def test_the_upload_target_accepts_the_owners_bearer_token_and_no_one_else
     assert accepted.status_code == 200, accepted.content
 
 
+async def test_a_refusal_checked_on_a_database_thread_speaks_the_users_language(
+    alice, alice_chat
+):
+    """Whether an attachment can be sent is looked up on the database pool's threads
+    (chatsite/db.py): they say it in the language of the request that asked."""
+    _, created = await create(alice_chat, "chart.png", len(PNG), "image/png")
+    alice_chat.headers = {**alice_chat.headers, "Accept-Language": "fr"}
+
+    early = await alice_chat.post(
+        {"type": "threads.create", "params": {"input": user_input("Regarde", [created["id"]])}}
+    )
+
+    assert early.status_code == 400
+    assert json.loads(early.content)["detail"] == (
+        f"La pièce jointe {created['id']} n’a pas encore été envoyée."
+    )
+
+
 async def test_an_upload_url_only_works_for_its_own_attachment(alice_chat):
     _, first = await create(alice_chat, "a.txt", 1, "text/plain")
     _, second = await create(alice_chat, "b.txt", 1, "text/plain")
@@ -273,7 +291,7 @@ async def test_a_file_over_the_limit_gets_413(alice, settings):
     )
 
     assert response.status_code == 413
-    assert "1000 bytes" in json.loads(response.content)["detail"]
+    assert "1000\xa0bytes" in json.loads(response.content)["detail"]
     assert not await models.Attachment.objects.aexists()
 
 

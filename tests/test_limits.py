@@ -89,6 +89,24 @@ async def test_daily_token_quota(alice_chat, alice, settings, frozen_clock):
     assert response["Retry-After"] == str(5 * 3600 + 59 * 60 + 30)  # until midnight
 
 
+async def test_a_french_user_is_told_which_limit_in_french(
+    alice, alice_chat, settings, frozen_clock
+):
+    alice_chat.headers = {**alice_chat.headers, "Accept-Language": "fr"}
+    settings.CHAT_RATE_LIMIT = "1/hour"
+    await read(await alice_chat.post(create_body()))
+
+    too_many = await alice_chat.post(create_body())
+
+    assert too_many.json()["detail"] == "Trop de messages : au plus 1 en 1\xa0heure."
+    settings.TIME_ZONE = "UTC"
+    settings.CHAT_DAILY_TOKEN_QUOTA = 1
+    over_quota = await alice_chat.post(create_body())
+    assert over_quota.json()["detail"] == (
+        "Vous avez utilisé votre quota de jetons du jour. Revenez demain."
+    )
+
+
 async def test_rate_limit_is_shared_between_two_instances(
     alice, alice_chat, settings, shared_redis, frozen_clock
 ):

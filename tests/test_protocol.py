@@ -445,7 +445,7 @@ async def test_dictation_transcribes_through_the_compatible_server(alice_chat, s
 @pytest.mark.parametrize(
     "request_body, status, fragment",
     [
-        (transcribe_request(b"x" * 2000), 413, "larger than 1000 bytes"),
+        (transcribe_request(b"x" * 2000), 413, "larger than 1000\xa0bytes"),
         (transcribe_request(b"audio", "video/mp4"), 415, "video/mp4"),
         (transcribe_request(b"audio", "text/plain"), 415, "text/plain"),
         ({"type": "input.transcribe", "params": {"audio_base64": "%%%", "mime_type": "audio/webm"}},

@@ -12,6 +12,7 @@ import logging
 
 import openai
 from chatkit.types import AudioInput, TranscriptionResult
+from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext
 
 from chat.conf import app_settings
@@ -47,6 +48,10 @@ def media_type(mime_type: str) -> str:
     return mime_type.split(";", 1)[0].strip().lower()
 
 
+def recording_too_large(limit: int) -> str:
+    return gettext("The recording is larger than %(limit)s.") % {"limit": filesizeformat(limit)}
+
+
 def check_audio(audio_base64: str, mime_type: str) -> None:
     """Refuse up front: dictation off (400 saying how to enable it), a type that is not
     audio a browser records (415), a recording above CHAT_DICTATION_MAX_BYTES (413), or
@@ -55,10 +60,14 @@ def check_audio(audio_base64: str, mime_type: str) -> None:
         raise BadRequest(HOW_TO_ENABLE)
     if media_type(mime_type) not in AUDIO_TYPES:
         accepted = ", ".join(sorted(AUDIO_TYPES))
-        raise AttachmentRejected(415, f"Audio of type {mime_type!r} is not accepted ({accepted}).")
+        raise AttachmentRejected(
+            415,
+            gettext("Audio of type %(type)s is not accepted (%(accepted)s).")
+            % {"type": mime_type, "accepted": accepted},
+        )
     limit = app_settings.DICTATION_MAX_BYTES
     if len(audio_base64) * 3 // 4 > limit + 2:
-        raise AttachmentRejected(413, f"The recording is larger than {limit} bytes.")
+        raise AttachmentRejected(413, recording_too_large(limit))
     try:
         data = base64.b64decode(audio_base64, validate=True)
     except (binascii.Error, ValueError) as error:
@@ -66,7 +75,7 @@ def check_audio(audio_base64: str, mime_type: str) -> None:
     if not data:
         raise BadRequest("params.audio_base64 is empty.")
     if len(data) > limit:
-        raise AttachmentRejected(413, f"The recording is larger than {limit} bytes.")
+        raise AttachmentRejected(413, recording_too_large(limit))
 
 
 async def transcribe(audio: AudioInput) -> TranscriptionResult:

@@ -9,6 +9,7 @@ from typing import Any
 from chatkit.store import NotFoundError
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import QuerySet
+from django.utils.translation import gettext
 
 from chat import models
 from chat.attachments.signing import DOWNLOAD, UPLOAD, token_owner
@@ -29,7 +30,7 @@ def pending_upload(attachment_id: str, owner_id: Any) -> models.Attachment | Non
         return None
     row = models.Attachment.objects.filter(pk=attachment_id, owner_id=owner_id).first()
     if row is not None and row.upload_state != models.Attachment.UploadState.PENDING:
-        raise AttachmentRejected(409, "This attachment has already been uploaded.")
+        raise AttachmentRejected(409, gettext("This attachment has already been uploaded."))
     return row
 
 
@@ -73,7 +74,9 @@ def sendability_problem(
     if row is None:
         raise NotFoundError(f"Attachment {attachment_id} not found")
     if row["upload_state"] != models.Attachment.UploadState.UPLOADED:
-        return f"Attachment {attachment_id} has not been uploaded yet."
+        return gettext("Attachment %(id)s has not been uploaded yet.") % {"id": attachment_id}
     if row["thread_id"] is not None and row["thread_id"] != thread_id:
-        return f"Attachment {attachment_id} was already sent in another conversation."
+        return gettext("Attachment %(id)s was already sent in another conversation.") % {
+            "id": attachment_id
+        }
     return None

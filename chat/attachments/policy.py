@@ -12,6 +12,8 @@ from typing import Any
 
 from chatkit.store import default_generate_id
 from django.core.files.uploadedfile import UploadedFile
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 
 from chat.conf import app_settings
 from chat.errors import AttachmentRejected
@@ -133,11 +135,18 @@ def check_declared(size: int, mime: str) -> None:
     """Refuse a file by what is known before reading it: its size and its type."""
     limit = app_settings.ATTACHMENT_MAX_BYTES
     if size < 0:
-        raise AttachmentRejected(400, "The file size cannot be negative.")
+        raise AttachmentRejected(400, gettext("The file size cannot be negative."))
     if size > limit:
-        raise AttachmentRejected(413, f"The file is larger than {limit} bytes.")
+        raise AttachmentRejected(413, too_large(limit))
     if mime not in allowed_types():
-        raise AttachmentRejected(415, f"Files of type {mime!r} are not accepted.")
+        raise AttachmentRejected(
+            415, gettext("Files of type %(type)s are not accepted.") % {"type": mime}
+        )
+
+
+def too_large(limit: int) -> str:
+    """The 413's sentence, with the limit as a reader counts it ("10.0 MB")."""
+    return gettext("The file is larger than %(limit)s.") % {"limit": filesizeformat(limit)}
 
 
 def read_head(uploaded: UploadedFile) -> bytes:
@@ -151,7 +160,9 @@ def check_content(uploaded: UploadedFile, mime: str) -> None:
     """Refuse the bytes themselves: too many, or not what the declared type says."""
     check_declared(uploaded.size or 0, mime)
     if not matches_signature(read_head(uploaded), mime):
-        raise AttachmentRejected(415, f"The file's content is not {mime!r}.")
+        raise AttachmentRejected(
+            415, gettext("The file's content is not of type %(type)s.") % {"type": mime}
+        )
 
 
 def composer_attachment_options() -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from chatkit.types import Attachment
 from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
+from django.utils.translation import gettext
 
 from chat import models
 from chat.attachments.policy import (
@@ -73,5 +74,5 @@ def complete_upload(row: models.Attachment, uploaded: UploadedFile, base_url: st
     )
     if not updated:
         default_storage.delete(row.file.name)
-        raise AttachmentRejected(409, "This attachment has already been uploaded.")
+        raise AttachmentRejected(409, gettext("This attachment has already been uploaded."))
     return resigned(attachment, row.owner_id, base_url)

@@ -14,6 +14,7 @@ from chatkit.store import NotFoundError
 from chatkit.types import UserMessageItem, UserMessageTextContent
 from django.db.models import Exists, OuterRef, Q
 from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext
 
 from chat import models
 from chat.chatkit.store import item_fields
@@ -158,15 +159,17 @@ def edit_user_message(user_id: Any, thread_id: str, item_id: str, text: str) -> 
     it, which replaces the answers after it. Refused while an answer is running."""
     text = text.strip()
     if not text:
-        raise BadRequest("The message text is empty.")
+        raise BadRequest(gettext("The message text is empty."))
     thread = own_thread(user_id, thread_id)
     row = models.ThreadItem.objects.filter(thread=thread, item_id=item_id).first()
     if row is None:
         raise NotFoundError(f"Item {item_id} not found")
     if row.type != "user_message":
-        raise BadRequest("Only the user's own messages can be edited.")
+        raise BadRequest(gettext("Only the user's own messages can be edited."))
     if models.Turn.objects.filter(thread=thread, state=models.Turn.State.RUNNING).exists():
-        raise ChatError("An answer is running in this thread; stop it first.", status=409)
+        raise ChatError(
+            gettext("An answer is running in this conversation; stop it first."), status=409
+        )
     item = UserMessageItem.model_validate(row.data)
     item = item.model_copy(update={"content": [UserMessageTextContent(text=text)]})
     fields = item_fields(item)

@@ -23,6 +23,7 @@ from chatkit.types import (
     ThreadsSyncCustomActionReq,
     UserMessageItem,
 )
+from django.utils.translation import gettext
 
 from chat.assistant import dictation
 from chat.assistant.choices import checked_model, checked_tool, model_entry, tool_entry
@@ -48,7 +49,7 @@ async def check_protocol_request(
         if not isinstance(item, StructuredInputItem):
             raise BadRequest("params.item_id must name a structured input item.")
         if item.status != "pending":
-            raise BadRequest("That question has already been answered.")
+            raise BadRequest(gettext("That question has already been answered."))
     elif isinstance(request, InputTranscribeReq):
         dictation.check_audio(request.params.audio_base64, request.params.mime_type)
 

@@ -12,6 +12,7 @@ from chatkit.types import (
     ThreadsRetryAfterItemReq,
     UserMessageItem,
 )
+from django.utils.translation import ngettext
 from pydantic import TypeAdapter, ValidationError
 
 from chat.attachments.access import sendability_problem
@@ -98,7 +99,13 @@ async def authorize_attachments(
     (404 for a missing or foreign id, 400 for too many or one not uploaded yet)."""
     limit = app_settings.ATTACHMENTS_PER_MESSAGE
     if len(attachment_ids) > limit:
-        raise BadRequest(f"A message can carry at most {limit} attachments.")
+        raise BadRequest(
+            ngettext(
+                "A message can carry at most %(count)d attachment.",
+                "A message can carry at most %(count)d attachments.",
+                limit,
+            ) % {"count": limit}
+        )
     for attachment_id in attachment_ids:
         problem = await sendability_problem(attachment_id, thread_id, context.user_id)
         if problem:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Awaitable
 from channels.layers import get_channel_layer
 from chatkit.server import NonStreamingResult
 from chatkit.types import ChatKitReq, is_streaming_req
+from django.utils.translation import gettext, ngettext
 from redis.exceptions import RedisError
 
 from chat.chatkit import broadcast
@@ -175,18 +176,29 @@ async def take_leases(
     if limits is not None and limits.daily_tokens:
         while not await store.take_slot(user_id, turn_id, 1, ttl):
             if time.monotonic() > deadline:
-                refused = LimitExceeded("Your previous answer is still running. Please wait.", 5)
+                refused = LimitExceeded(
+                    gettext("Your previous answer is still running. Please wait."), 5
+                )
                 refused.limit = LimitRefusal.Limit.STREAMS
                 raise refused
             await asyncio.sleep(0.05)
     elif not await store.take_slot(user_id, turn_id, limit, ttl):
-        refused = LimitExceeded(f"At most {limit} answers can stream at once. Please wait.", 5)
+        refused = LimitExceeded(
+            ngettext(
+                "At most %(count)d answer can stream at once. Please wait.",
+                "At most %(count)d answers can stream at once. Please wait.",
+                limit,
+            ) % {"count": limit},
+            5,
+        )
         refused.limit = LimitRefusal.Limit.STREAMS
         raise refused
     while not await store.lock_thread(thread_id, turn_id, ttl):
         if time.monotonic() > deadline:
             await store.release(thread_id, user_id, turn_id)
-            refused = LimitExceeded("Another answer in this conversation is still running.", 5)
+            refused = LimitExceeded(
+                gettext("Another answer in this conversation is still running. Please wait."), 5
+            )
             refused.limit = LimitRefusal.Limit.THREAD
             raise refused
         await asyncio.sleep(0.05)

@@ -465,14 +465,17 @@ def test_rate_limit_length_and_refused_files_say_what_to_do(
     expect(problems.nth(1)).to_contain_text("“song.mp3”")
     expect(problems.nth(1)).to_contain_text(".png")
 
-    # The rate limit says when to send again (from Retry-After).
+    # The rate limit says which limit it is (the server's words) and when to send again
+    # (from Retry-After).
     chat.send("one")
     chat.wait_for_answer(ANSWER_END)
     chat.send("two")
     chat.wait_for_answer("message 2")
     chat.send("three")
     error = chat.log.locator(".bc-error")
-    expect(error).to_contain_text("You have sent too many messages for now. You can send again in")
+    expect(error).to_contain_text(
+        "Too many messages: at most 2 in 1\xa0hour. You can send again in"
+    )
     expect(chat.composer).to_have_value("three")
     site.page.screenshot(path=str(screenshot_dir / "expect-errors-light.png"))
 

@@ -29,7 +29,9 @@ export function describeHttpError(status, detail, retryAfter = null) {
     return gettext("That is too large for the assistant.") + said;
   }
   if (status === 429) {
-    return gettext("You have sent too many messages for now.") + " " + whenToRetry(retryAfter);
+    // The server says which limit it was (messages, today's tokens, answers running), in
+    // the page's language; the client adds when to try again.
+    return (detail || gettext("You have sent too many messages for now.")) + " " + whenToRetry(retryAfter);
   }
   if (status >= 500) {
     const wait = retryAfter ? ` ${whenToRetry(retryAfter)}` : "";
