@@ -40,8 +40,9 @@ from pydantic import TypeAdapter
 from chat import models
 from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
+from chat.chatkit import history
 from chat.chatkit.broadcast import notify_user
-from chat.chatkit.paging import ordering, page_after, page_of
+from chat.chatkit.paging import page_after, page_of
 from chat.context import RequestContext
 from chatsite import db
 
@@ -84,10 +85,6 @@ def plain_text(item: ThreadItem) -> str:
     if isinstance(item, (HiddenContextItem, SDKHiddenContextItem)):
         return item.content if isinstance(item.content, str) else ""
     return ""
-
-
-# The columns `thread_metadata` reads.
-THREAD_FIELDS = ("id", "title", "created_at", "status", "metadata", "allowed_image_domains")
 
 
 def thread_metadata(row: models.Thread) -> ThreadMetadata:
@@ -233,29 +230,19 @@ class DjangoStore(Store[RequestContext]):
     def load_thread_with_items(
         self, thread_id: str, limit: int, context: RequestContext
     ) -> ThreadMetadata | None:
-        """The thread and its newest `limit` items in one query (each item row joined with
-        its thread's columns), remembered as `load_thread_items` would; None when the query
-        finds no item (an empty thread, or not the user's: the thread alone is read then)."""
-        running = models.Turn.objects.filter(
-            thread_id=OuterRef("thread_id"), state=models.Turn.State.RUNNING
-        )
-        rows = list(
-            item_rows(self.items(thread_id, context))
-            .annotate(turn_left_running=Exists(running))
-            .values_list("created_at", "data_text", "turn_left_running",
-                         *(f"thread__{name}" for name in THREAD_FIELDS))
-            .order_by(*ordering("desc"))[: limit + 1]
-        )
-        if not rows:
+        """The thread and its newest `limit` items in one query (chat/chatkit/history.py),
+        remembered as `load_thread_items` would; None when the query finds no item (an
+        empty thread, or not the user's: the thread alone is read then)."""
+        found = history.newest(thread_id, context.user_id, limit)
+        if found is None:
             return None
-        context.memo.turn_left_running[thread_id] = rows[0][2]
+        context.memo.turn_left_running[thread_id] = found.turn_left_running
         data = [
-            with_fresh_urls(thread_item_from(*row[:2]), context.user_id, context.base_url)
-            for row in rows[:limit]
+            with_fresh_urls(thread_item_from(*item), context.user_id, context.base_url)
+            for item in found.items[:limit]
         ]
-        context.memo.newest_items[thread_id] = (limit, data, len(rows) > limit)
-        thread = dict(zip(THREAD_FIELDS, rows[0][3:], strict=True))
-        return thread_metadata(models.Thread(**thread))
+        context.memo.newest_items[thread_id] = (limit, data, len(found.items) > limit)
+        return thread_metadata(models.Thread(**found.thread))
 
     async def save_thread(self, thread: ThreadMetadata, context: RequestContext) -> None:
         metadata = ThreadMetadata.model_validate(thread.model_dump(exclude={"items"}))
