@@ -5,10 +5,10 @@ It is written as SQL rather than through the ORM because it is the one query tha
 turn makes and whose cost grows with the history window: each of its rows (41 with
 CHAT_HISTORY_ITEMS=40) carries the thread's columns, and the ORM compiled the query and
 ran its field converters on every cell of every row, JSON included. As SQL, the thread's
-columns are decoded once, and a turn spends about 8% less CPU (`make bench`). The
-statement reads the same rows the ORM did, scoped the same way: by the thread's owner.
-It is plain SQL that SQLite and PostgreSQL both run; table and column names come from
-the models.
+columns are decoded once, and a turn spends about 8% less CPU (two workers side by side,
+the README's Performance section). The statement reads the same rows the ORM did, scoped
+the same way: by the thread's owner. It is plain SQL that SQLite and PostgreSQL both run;
+table and column names come from the models.
 """
 
 import dataclasses
@@ -70,7 +70,7 @@ def newest(thread_id: str, owner_id: Any, limit: int) -> History | None:
     if not rows:
         return None
     first = rows[0]
-    thread_id, title, started, status, metadata, image_domains = first[3:]
+    _, title, started, status, metadata, image_domains = first[3:]
     thread = {
         "id": thread_id,
         "title": title,
