@@ -1,6 +1,7 @@
 """ASGI entry point: Channels' router in front of Django.
 
-HTTP (pages, the streaming ChatKit endpoint) goes to Django's own ASGI handler; the
+HTTP goes to Django's own ASGI handler (the streaming ChatKit endpoint to a second one,
+without the middleware of pages: chatsite/endpoint_handler.py); the
 websocket `/ws/chat/` to the chat consumer, for the site's own pages (session cookie) and
 the origins in CHAT_ALLOWED_ORIGINS (token in the first message). Both run inside
 `chat.chatkit.lifecycle.TurnLifecycle`, which starts the sweeper of lost turns and the
@@ -32,6 +33,7 @@ from chat.chatkit.lifecycle import TurnLifecycle  # noqa: E402
 from chatsite import daphne_request  # noqa: E402
 from chatsite.bodylimit import BodyLimit  # noqa: E402
 from chatsite.db import EndpointOnLoop  # noqa: E402
+from chatsite.endpoint_handler import EndpointHandler, EndpointRouter  # noqa: E402
 from chatsite.worker import warn_if_daphne_runs_without_uvloop  # noqa: E402
 
 # Before daphne builds its server (it imports this module first).
@@ -53,9 +55,18 @@ websocket = OriginValidator(
     allowed_origins(),
 )
 
-application = TurnLifecycle(
-    ProtocolTypeRouter({"http": BodyLimit(EndpointOnLoop(django_asgi_app)), "websocket": websocket})
+# The ChatKit endpoint has a handler of its own, without the middleware of pages
+# (chatsite/endpoint_handler.py), and runs its thread-sensitive sync work in place.
+ENDPOINT_PATHS = frozenset({"/chatkit/"})
+http = BodyLimit(
+    EndpointRouter(
+        pages=django_asgi_app,
+        endpoint=EndpointOnLoop(EndpointHandler(), ENDPOINT_PATHS),
+        paths=ENDPOINT_PATHS,
+    )
 )
+
+application = TurnLifecycle(ProtocolTypeRouter({"http": http, "websocket": websocket}))
 
 # What start-up built (settings, URL patterns, the SDKs' modules and schemas) lives as
 # long as the worker: moved out of the collector's sight, a full collection no longer
