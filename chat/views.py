@@ -124,6 +124,9 @@ async def chatkit_endpoint(request: HttpRequest) -> HttpResponse:
     response = await answer_chatkit_request(request, log)
     if not response.streaming:  # a stream logs itself when it ends
         log.emit(response.status_code)
+        # Sent with its length, not chunked: the endpoint's handler leaves out
+        # CommonMiddleware, which set it (chatsite/endpoint_handler.py).
+        response.setdefault("Content-Length", str(len(response.content)))
     return response
 
 

@@ -83,6 +83,7 @@ async def test_an_endpoint_answer_keeps_its_security_headers_and_sets_no_cookie(
 
     assert status == 200, body
     assert json.loads(body)["data"] == []
+    assert headers["content-length"] == str(len(body))
     assert headers["x-content-type-options"] == "nosniff"
     assert "referrer-policy" in headers
     assert "set-cookie" not in headers
