@@ -61,7 +61,7 @@ ENDPOINT_PATHS = frozenset({"/chatkit/"})
 http = BodyLimit(
     EndpointRouter(
         pages=django_asgi_app,
-        endpoint=EndpointOnLoop(EndpointHandler(), ENDPOINT_PATHS),
+        endpoint=EndpointOnLoop(EndpointHandler()),
         paths=ENDPOINT_PATHS,
     )
 )

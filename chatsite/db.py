@@ -113,21 +113,19 @@ class EndpointOnLoop:
 
     In an async view, Django still runs every sync-style middleware's `process_request`
     and `process_response` and the request signals' receivers through `sync_to_async`:
-    about fourteen hops to a thread per request, and a thread started (and another to
-    join it) per request to take them. For the endpoint they are all cheap and touch no
+    a hop to a thread each, and a thread started (and another to join it) per request to
+    take them. For the endpoint they are all cheap and touch no
     database (Bearer auth, no session used; its database work goes through the pool
     above), so an outer `ThreadSensitiveContext` with an executor of its own (asgiref's
     documented use) runs them in place. Should one of them ever query the database, Django
     refuses it on the loop thread (SynchronousOnlyOperation) rather than blocking it.
-    Only the endpoint's path: views that parse uploads keep their threads.
+    It wraps the endpoint's own handler only (chatsite/asgi.py): views that parse uploads
+    keep their threads.
     """
 
-    def __init__(self, app: Callable, paths: frozenset[str] = frozenset({"/chatkit/"})) -> None:
+    def __init__(self, app: Callable) -> None:
         self.app = app
-        self.paths = paths
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> Any:
-        if scope["type"] == "http" and scope.get("path") in self.paths:
-            async with ThreadSensitiveContext(executor=InlineExecutor()):
-                return await self.app(scope, receive, send)
-        return await self.app(scope, receive, send)
+        async with ThreadSensitiveContext(executor=InlineExecutor()):
+            return await self.app(scope, receive, send)
