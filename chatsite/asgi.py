@@ -1,8 +1,8 @@
 """ASGI entry point: Channels' router in front of Django.
 
 HTTP goes to Django's own ASGI handler (the streaming ChatKit endpoint to a second one,
-without the middleware of pages: chatsite/endpoint_handler.py); the
-websocket `/ws/chat/` to the chat consumer, for the site's own pages (session cookie) and
+without the middleware of pages: chatsite/endpoint_handler.py); the websocket
+`/ws/chat/` to the chat consumer, for the site's own pages (session cookie) and
 the origins in CHAT_ALLOWED_ORIGINS (token in the first message). Both run inside
 `chat.chatkit.lifecycle.TurnLifecycle`, which starts the sweeper of lost turns and the
 graceful shutdown on SIGTERM when the worker serves its first request.

@@ -4,7 +4,7 @@ The endpoint (`POST /chatkit/`) is an API: every request carries its Bearer toke
 (accounts/jwt.py), it is exempt from CSRF, and it answers JSON or an event stream. The
 middleware that serves pages has nothing to do there (no session, no session user, no
 flash messages, no frame to refuse, no login to lock out, no slash to append), yet each
-of Django's own takes one or two trips through `sync_to_async` per request: 7-9% of a
+of Django's own takes one or two trips through `sync_to_async` per request: 6-7% of a
 turn's CPU, measured side by side (README, Performance). So the endpoint gets a handler
 of its own, loaded with `settings.MIDDLEWARE` less `PAGE_MIDDLEWARE`; everything else
 (the request log and metrics, the probes, security headers, CSP, CORS, the request's
