@@ -29,7 +29,7 @@ from django.utils import timezone, translation
 from redis.exceptions import RedisError
 
 from chat import models
-from chat.chatkit import broadcast, recovery
+from chat.chatkit import broadcast, recovery, turn_writes
 from chat.chatkit.leases import leases
 from chat.chatkit.requestlog import RequestLog
 from chat.chatkit.server import SiteChatKitServer
@@ -280,16 +280,15 @@ class TurnRunner:
                 # Its note joined the thread: the history read with it is out of date.
                 self.server.store.items_changed(self.thread_id, self.context)
         now = timezone.now()
-        await db.run(
-            models.Turn.objects.create,
-            id=self.turn_id,
-            user_id=self.context.user_id,
-            thread_id=self.thread_id,
-            kind=self.kind,
-            worker=WORKER,
-            started_at=now,
-            lease_expires_at=now + timedelta(seconds=app_settings.TURN_LEASE_SECONDS),
-        )
+        await db.run(turn_writes.insert, models.Turn, {
+            "id": self.turn_id,
+            "user_id": self.context.user_id,
+            "thread_id": self.thread_id,
+            "kind": self.kind,
+            "worker": WORKER,
+            "started_at": now,
+            "lease_expires_at": now + timedelta(seconds=app_settings.TURN_LEASE_SECONDS),
+        })
         await broadcast.notify_user(
             self.context.user_id,
             {"type": "turn.started", "thread_id": self.thread_id, "turn_id": self.turn_id},
@@ -301,12 +300,11 @@ class TurnRunner:
             "stopped": models.Turn.State.STOPPED,
             "interrupted": models.Turn.State.INTERRUPTED,
         }.get(self.outcome, models.Turn.State.FAILED)
-        await db.run(
-            models.Turn.objects.filter(pk=self.turn_id).update,
-            state=state,
-            finished_at=timezone.now(),
+        await db.run(turn_writes.update, models.Turn, self.turn_id, {
+            "state": state,
+            "finished_at": timezone.now(),
             **self.context.usage.turn_fields(),
-        )
+        })
         await broadcast.notify_user(
             self.context.user_id,
             {

@@ -28,7 +28,6 @@ from chatkit.types import (
 from django.db import IntegrityError, router, transaction
 from django.db.models import (
     Exists,
-    F,
     OuterRef,
     QuerySet,
     TextField,
@@ -40,7 +39,7 @@ from pydantic import TypeAdapter
 from chat import models
 from chat.attachments.files import remove_files
 from chat.attachments.store import attachment_adapter, resigned, with_fresh_urls
-from chat.chatkit import history
+from chat.chatkit import history, turn_writes
 from chat.chatkit.broadcast import notify_user
 from chat.chatkit.paging import page_after, page_of
 from chat.context import RequestContext
@@ -393,14 +392,7 @@ class DjangoStore(Store[RequestContext]):
         and is replaced. Returns the stored fields."""
         self.prove_thread(thread_id, context)
         fields = {**item_fields(item), **asked_from(item, context)}
-        try:
-            models.ThreadItem.objects.create(thread_id=thread_id, item_id=item.id, **fields)
-        except IntegrityError:
-            replaced = models.ThreadItem.objects.filter(
-                thread_id=thread_id, item_id=item.id, partial=True
-            ).update(partial=False, **fields)
-            if not replaced:
-                raise
+        turn_writes.insert_item(thread_id, item.id, fields)
         return fields
 
     @staticmethod
@@ -547,8 +539,6 @@ class DjangoStore(Store[RequestContext]):
         deleted in another tab while the answer streamed: what the turn used is kept on
         the turn's own record (`Turn`, written when the turn ends), for quotas and
         accounting, either way."""
-        self.threads(context).filter(pk=thread_id).update(
-            updated_at=timezone.now(),
-            input_tokens=F("input_tokens") + input_tokens,
-            output_tokens=F("output_tokens") + output_tokens,
+        turn_writes.add_activity(
+            thread_id, context.user_id, timezone.now(), input_tokens, output_tokens
         )
