@@ -9,7 +9,7 @@ PORT ?= 8000
 export DEBUG ?= 1
 export DJANGO_SETTINGS_MODULE ?= chatsite.settings
 
-.PHONY: run manage test lint install install-dev bench bench-store bench-streams bench-insights clean messages
+.PHONY: run manage test lint install install-dev bench bench-compare bench-store bench-streams bench-insights clean messages
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ test: install-dev lint
 # PostgreSQL when DATABASE_URL names one; BENCH_ARGS="--admin-items 1000000" for 1 M items).
 bench: install-dev
 	DEBUG=0 $(PY) scripts/bench.py $(BENCH_ARGS)
+
+# This tree's CPU per request against another revision's (AGAINST, HEAD by default), two
+# workers side by side on PostgreSQL (DATABASE_URL): for changes too small for one run.
+AGAINST ?= HEAD
+bench-compare: install-dev
+	DEBUG=0 $(PY) scripts/bench_compare.py --against $(AGAINST) $(BENCH_ARGS)
 
 # Latency of paging and of a turn as data grows (a throwaway SQLite database by default).
 bench-store: install-dev

@@ -52,7 +52,9 @@ WARM_TURNS = 20
 # --- the worker ---------------------------------------------------------------------------
 
 
-def worker_environment(database_url: str, pool: int) -> dict[str, str]:
+def worker_environment(database_url: str, pool: int, root: Path = ROOT) -> dict[str, str]:
+    """The worker's settings; `root` is the tree whose code it runs (bench_compare.py
+    runs another revision's from a git worktree)."""
     return {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "chatsite.settings",
@@ -67,7 +69,7 @@ def worker_environment(database_url: str, pool: int) -> dict[str, str]:
         "CHAT_RATE_LIMIT": "",
         "CHAT_MAX_CONCURRENT_STREAMS": "0",
         "CHAT_DB_POOL_SIZE": str(pool),
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(root),
     }
 
 
@@ -95,13 +97,15 @@ def tokens_for(env: dict[str, str], users: int | list[str]) -> list[str]:
 
 
 @contextmanager
-def worker(env: dict[str, str], log_path: Path):
+def worker(env: dict[str, str], log_path: Path, root: Path = ROOT):
+    """A daphne worker running `root`'s code (`-m chatsite.worker` imports from the cwd),
+    started and answering; its process and port."""
     port = bench_streams.free_port()
     with open(log_path, "w") as log:
         process = subprocess.Popen(
             [*bench_streams.WORKER, "--bind", "127.0.0.1", "--port", str(port),
              "chatsite.asgi:application"],
-            env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT,
+            env=env, cwd=root, stdout=log, stderr=subprocess.STDOUT,
         )
         try:
             deadline = time.monotonic() + 60
@@ -225,19 +229,23 @@ def cpu_figures(database_url: str, turns: int, reads: int, threads: int, pool: i
     with worker(env, logs / "cpu.log") as (process, port), ConnectionSampler(database) as peak:
         client = Client(port, token)
         thread_ids = [new_thread(client, f"hi {n}") for n in range(threads)]
-        # Warm up (first requests import and cache), and give each thread a full history
-        # window, as the floor's threads get: a turn's cost grows with the history sent.
-        for n in range(WARM_TURNS * threads):
-            client.call("threads.add_user_message", thread_id=thread_ids[n % threads],
-                        input=message("hello there"))
-        for _ in range(10):
-            client.call("items.list", thread_id=thread_ids[0], limit=20)
-            client.call("threads.list", limit=20)
+        warm_up(client, thread_ids)
         for _ in range(rounds):
             keep_least(served, measure_worker(client, process.pid, thread_ids, turns, reads))
             keep_least(floor, floor_round(turns, reads, threads))
     served["connections_peak"] = peak.peak
     return served, floor
+
+
+def warm_up(client: Client, thread_ids: list[str]) -> None:
+    """Warm up (first requests import and cache), and give each thread a full history
+    window, as the floor's threads get: a turn's cost grows with the history sent."""
+    for n in range(WARM_TURNS * len(thread_ids)):
+        client.call("threads.add_user_message", thread_id=thread_ids[n % len(thread_ids)],
+                    input=message("hello there"))
+    for _ in range(10):
+        client.call("items.list", thread_id=thread_ids[0], limit=20)
+        client.call("threads.list", limit=20)
 
 
 def keep_least(figures: dict[str, float], round_figures: dict[str, float]) -> None:
